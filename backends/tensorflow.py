@@ -1,0 +1,139 @@
+"""TensorFlow adapter: stateless ``tf.random`` ops keyed by a (seed, counter) pair, as Keras 3 draws them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+try:
+    import tensorflow as tf
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "winit's tensorflow backend needs TensorFlow: pip install 'winit[tensorflow]'"
+    ) from error
+
+from winit._laws import TruncatedNormal
+
+from ._common import check_seed
+
+
+def _on(device: str | None, make: Any) -> Any:
+    if device is None:
+        return make()
+    with tf.device(device):
+        return make()
+
+
+class _TensorFlowNamespace:
+    """The slice of the array API that winit's shared laws use, spelled in TensorFlow ops."""
+
+    linalg = SimpleNamespace(
+        qr=lambda x: tf.linalg.qr(x, full_matrices=False),
+        diagonal=lambda x: tf.linalg.diag_part(x),
+    )
+    sign = staticmethod(tf.sign)
+    reshape = staticmethod(tf.reshape)
+    permute_dims = staticmethod(tf.transpose)
+    where = staticmethod(tf.where)
+
+    @staticmethod
+    def matrix_transpose(x: tf.Tensor) -> tf.Tensor:
+        return tf.linalg.matrix_transpose(x)
+
+    @staticmethod
+    def astype(x: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+        return tf.cast(x, dtype)
+
+    @staticmethod
+    def eye(rows: int, cols: int, *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
+        return _on(device, lambda: tf.eye(rows, cols, dtype=dtype))
+
+    @staticmethod
+    def arange(stop: int, *, device: str | None = None) -> tf.Tensor:
+        return _on(device, lambda: tf.range(stop))
+
+    @staticmethod
+    def full(shape: tuple[int, ...], value: float, *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
+        return _on(device, lambda: tf.fill(shape, tf.constant(value, dtype)))
+
+    @staticmethod
+    def zeros(shape: tuple[int, ...], *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
+        return _on(device, lambda: tf.zeros(shape, dtype))
+
+
+class SeedStream:
+    """Stateless seeds [seed, 0], [seed, 1], ...: the first equals Keras 3's ``draw_seed(seed)``."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.count = 0
+
+    def next(self) -> tf.Tensor:
+        pair = tf.constant([self.seed, self.count], dtype=tf.int64)
+        self.count += 1
+        return pair
+
+
+class TensorFlowAdapter:
+    """Samples with ``tf.random.stateless_*`` ops (Philox or Threefry, TF's choice per device)."""
+
+    name = "tensorflow"
+    default_layout = "keras"
+    orthogonal_draw = "tall"  # keras.initializers.Orthogonal's order
+    xp: Any = _TensorFlowNamespace()
+
+    def native_dtype(self, name: str) -> tf.DType:
+        dtype: tf.DType = tf.as_dtype(name)
+        return dtype
+
+    def linalg_dtype(self, name: str) -> str:
+        return name if name in ("float32", "float64") else "float32"
+
+    def device(self, device: object) -> str | None:
+        if device is None or isinstance(device, str):
+            return device
+        raise TypeError(f"tensorflow device must be a device string like '/CPU:0', got {device!r}")
+
+    def generator(self, seed: object, device: Any) -> SeedStream:
+        if isinstance(seed, tf.random.Generator):
+            return SeedStream(int(seed.uniform_full_int([], dtype=tf.int64).numpy()) & (2**63 - 1))
+        return SeedStream(check_seed(seed))
+
+    def full(self, shape: tuple[int, ...], value: float, dtype: tf.DType, device: str | None) -> tf.Tensor:
+        return self.xp.full(shape, value, dtype=dtype, device=device)
+
+    def uniform(
+        self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, device: str | None,
+        low: float, high: float,
+    ) -> tf.Tensor:  # fmt: skip
+        return _on(device, lambda: tf.random.stateless_uniform(shape, rng.next(), low, high, dtype))
+
+    def normal(
+        self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, device: str | None,
+        mean: float, sigma: float,
+    ) -> tf.Tensor:  # fmt: skip
+        return _on(device, lambda: tf.random.stateless_normal(shape, rng.next(), mean, sigma, dtype))
+
+    def truncated_normal(
+        self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, device: str | None,
+        law: TruncatedNormal,
+    ) -> tf.Tensor:  # fmt: skip
+        if (law.lower, law.upper) == (-2.0, 2.0):
+            return _on(
+                device,
+                lambda: tf.random.stateless_truncated_normal(shape, rng.next(), law.mean, law.sigma, dtype),
+            )
+        return _on(device, lambda: self._inverse_cdf(rng, shape, dtype, law))
+
+    def _inverse_cdf(self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, law: TruncatedNormal) -> tf.Tensor:
+        # TF's stateless op only cuts at ±2σ; other windows invert the CDF in at least float32.
+        work = dtype if dtype in (tf.float32, tf.float64) else tf.float32
+        sqrt2 = 2.0**0.5
+        lo = tf.math.erf(tf.constant(law.lower / sqrt2, work))
+        hi = tf.math.erf(tf.constant(law.upper / sqrt2, work))
+        u = tf.random.stateless_uniform(shape, rng.next(), lo, hi, work)
+        z = tf.clip_by_value(sqrt2 * tf.math.erfinv(u), law.lower, law.upper)
+        return tf.cast(z * law.sigma + law.mean, dtype)
+
+
+ADAPTER = TensorFlowAdapter()

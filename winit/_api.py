@@ -1,0 +1,77 @@
+"""``winit.init``: resolve a scheme for a shape and sample it with a backend's own RNG."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any, Final
+
+from winit._fans import AxisSpec
+from winit._registry import get
+from winit._schemes import Plan, Scheme
+from winit._validate import choice
+
+BACKENDS: Final[tuple[str, ...]] = ("numpy", "torch", "tensorflow", "jax")
+_BACKEND_ALIASES: Final = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow"}
+
+
+def backend(name: str) -> Any:
+    """The adapter for backend ``name`` (numpy, torch, tensorflow, jax); ImportError names the missing extra."""
+    key = _BACKEND_ALIASES.get(name, name) if isinstance(name, str) else name
+    key = choice("backend", key, BACKENDS)
+    return importlib.import_module(f"winit.backends.{key}").ADAPTER
+
+
+def plan(
+    scheme: str | Scheme,
+    shape: Sequence[int],
+    *,
+    layout: str = "torch",
+    in_axis: AxisSpec | None = None,
+    out_axis: AxisSpec | None = None,
+    batch_axis: AxisSpec = (),
+    **params: Any,
+) -> Plan:
+    """Resolve ``scheme`` (with ``params`` changed) for ``shape``: fans, gain, std, bound and law."""
+    spec = get(scheme)
+    if params:
+        spec = spec.with_(**params)
+    return spec.plan(shape, layout, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis)
+
+
+def init(
+    scheme: str | Scheme,
+    shape: Sequence[int],
+    *,
+    backend: str = "numpy",
+    seed: Any = None,
+    dtype: Any = "float32",
+    device: Any = None,
+    layout: str | None = None,
+    in_axis: AxisSpec | None = None,
+    out_axis: AxisSpec | None = None,
+    batch_axis: AxisSpec = (),
+    **params: Any,
+) -> Any:
+    """A new ``backend`` tensor of ``shape`` drawn from ``scheme``'s law.
+
+    ``seed``: an int (deterministic), None (fresh entropy) or the backend's own generator
+    (``numpy.random.Generator``, ``torch.Generator``, a JAX key, ``tf.random.Generator``).
+    ``layout`` defaults to the backend's (numpy/tensorflow: keras, torch: torch, jax: flax).
+    """
+    adapter = _backend(backend)
+    resolved = plan(
+        scheme,
+        shape,
+        layout=layout or adapter.default_layout,
+        in_axis=in_axis,
+        out_axis=out_axis,
+        batch_axis=batch_axis,
+        **params,
+    )
+    from winit.backends._common import realize
+
+    return realize(adapter, resolved, seed=seed, dtype=dtype, device=device)
+
+
+_backend = backend

@@ -1,0 +1,55 @@
+"""Activation gains (PyTorch's table) and the activation -> scheme recommendation."""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from winit._validate import choice, real
+
+_UNIT_GAIN: Final = (
+    "linear", "identity", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid",
+)  # fmt: skip
+NONLINEARITIES: Final[tuple[str, ...]] = (*_UNIT_GAIN, "tanh", "relu", "leaky_relu", "selu")
+
+#: activation -> recommended scheme family (He for the ReLU family, Glorot for saturating
+#: and linear units, LeCun normal for self-normalizing SELU), per the domain notes.
+_FAMILY: Final[dict[str, str]] = {
+    **{name: "he" for name in ("relu", "leaky_relu", "prelu", "rrelu", "relu6", "elu", "gelu",
+                               "silu", "swish", "mish", "softplus")},
+    **{name: "glorot" for name in ("tanh", "sigmoid", "hard_tanh", "hard_sigmoid", "softsign",
+                                   "softmax", "linear", "identity")},
+    "selu": "lecun",
+}  # fmt: skip
+ACTIVATIONS: Final[tuple[str, ...]] = tuple(sorted(_FAMILY))
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Return the gain g for ``nonlinearity`` (std = g·√(scale/fan)), with PyTorch's values.
+
+    linear, identity, conv*, conv_transpose*, sigmoid → 1; tanh → 5/3; relu → √2;
+    leaky_relu → √(2/(1+a²)) with a = ``param`` (default 0.01); selu → 3/4.
+    """
+    name = choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    if name == "leaky_relu":
+        slope = 0.01 if param is None else real("leaky_relu negative slope", param)
+        return math.sqrt(2.0 / (1.0 + slope**2))
+    if param is not None:
+        real("param", param)  # torch ignores it for other nonlinearities; still reject junk
+    if name == "tanh":
+        return 5.0 / 3.0
+    if name == "relu":
+        return math.sqrt(2.0)
+    if name == "selu":
+        return 0.75
+    return 1.0
+
+
+def recommend(activation: str, distribution: str = "normal") -> str:
+    """Return the scheme name for ``activation``: ReLU family → he_*, tanh/sigmoid → glorot_*, SELU → lecun_normal."""
+    family = _FAMILY[choice("activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS)]
+    kind = choice("distribution", distribution, ("normal", "uniform"))
+    if family == "lecun":
+        return "lecun_normal"  # self-normalizing nets are derived for a Gaussian start
+    return f"{family}_{kind}"

@@ -1,0 +1,94 @@
+"""Sampling laws: the fully resolved numbers an adapter needs to fill a tensor (no fans, no gains)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+#: std of N(0, 1) truncated to [-2, 2], as Keras, JAX and Haiku write it (scipy.stats.truncnorm.std(-2, 2)).
+TRUNCATED_NORMAL_STD_2SIGMA: Final = 0.87962566103423978
+
+
+def _pdf(x: float) -> float:
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def normal_mass(lower: float, upper: float) -> float:
+    """P(lower ≤ Z ≤ upper) for Z ~ N(0, 1), accurate in either tail."""
+    if lower >= 0:
+        return 0.5 * (math.erfc(lower / math.sqrt(2.0)) - math.erfc(upper / math.sqrt(2.0)))
+    if upper <= 0:
+        return 0.5 * (math.erfc(-upper / math.sqrt(2.0)) - math.erfc(-lower / math.sqrt(2.0)))
+    return 1.0 - 0.5 * (math.erfc(-lower / math.sqrt(2.0)) + math.erfc(upper / math.sqrt(2.0)))
+
+
+def truncated_normal_moments(lower: float, upper: float) -> tuple[float, float]:
+    """Return (mean, std) of N(0, 1) truncated to [lower, upper] (bounds in units of σ)."""
+    if (lower, upper) == (-2.0, 2.0):
+        return 0.0, TRUNCATED_NORMAL_STD_2SIGMA
+    mass = normal_mass(lower, upper)
+    mean = (_pdf(lower) - _pdf(upper)) / mass
+    variance = 1.0 + (lower * _pdf(lower) - upper * _pdf(upper)) / mass - mean * mean
+    return mean, math.sqrt(variance)
+
+
+@dataclass(frozen=True)
+class Constant:
+    """Every element equals ``value``."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """U[low, high)."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Normal:
+    """N(mean, sigma²)."""
+
+    mean: float
+    sigma: float
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    """N(mean, sigma²) conditioned on mean + lower·sigma ≤ x ≤ mean + upper·sigma."""
+
+    mean: float
+    sigma: float
+    lower: float = -2.0
+    upper: float = 2.0
+
+
+@dataclass(frozen=True)
+class Orthogonal:
+    """gain · Q, Q Haar-orthogonal over the (shape[out_axis], rest) flattening: rows or columns orthonormal."""
+
+    gain: float
+    out_axis: int
+
+
+@dataclass(frozen=True)
+class Identity:
+    """gain · I for a 2-D shape (rectangular: ones on the main diagonal)."""
+
+    gain: float
+
+
+@dataclass(frozen=True)
+class Dirac:
+    """gain at the kernel centre where out_channel % (out/groups) == in_channel, zero elsewhere."""
+
+    gain: float
+    groups: int
+    in_axis: int
+    out_axis: int
+
+
+Law = Constant | Uniform | Normal | TruncatedNormal | Orthogonal | Identity | Dirac

@@ -1,0 +1,84 @@
+"""The scheme catalogue: every built-in scheme, its defaults, and the aliases that resolve to it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from winit._schemes import Scheme
+from winit._validate import suggest
+
+_GAIN: Final = ("gain",)
+_KAIMING: Final = ("negative_slope", "mode", "nonlinearity", "gain")
+
+_BUILTIN: Final[tuple[Scheme, ...]] = (
+    Scheme("zeros", "constant", value=0.0, description="every element 0"),
+    Scheme("ones", "constant", value=1.0, description="every element 1"),
+    Scheme("constant", "constant", value=0.0, parameters=("value",),
+           description="every element = value"),
+    Scheme("random_normal", "normal", mean=0.0, stddev=0.05, parameters=("mean", "stddev"),
+           description="N(mean, stddev²), defaults mean 0, stddev 0.05 (Keras)"),
+    Scheme("random_uniform", "uniform", minval=-0.05, maxval=0.05, parameters=("minval", "maxval"),
+           description="U[minval, maxval), defaults [-0.05, 0.05) (Keras)"),
+    Scheme("truncated_normal", "truncated_normal", mean=0.0, stddev=0.05,
+           parameters=("mean", "stddev", "lower", "upper"),
+           description="N(mean, stddev²) cut at mean ± 2·stddev (lower/upper in units of stddev)"),
+    Scheme("glorot_uniform", "uniform", mode="fan_avg", parameters=_GAIN,
+           description="U(−limit, limit), limit = gain·√(6/(fan_in + fan_out))"),
+    Scheme("glorot_normal", "normal", mode="fan_avg", parameters=_GAIN,
+           description="N(0, std²), std = gain·√(2/(fan_in + fan_out)), i.e. variance 2/(fan_in + fan_out): one law"),
+    Scheme("he_uniform", "uniform", mode="fan_in", nonlinearity="leaky_relu", negative_slope=0.0,
+           parameters=_KAIMING,
+           description="U(−limit, limit), limit = √(6/fan_in) for ReLU; limit = √3·calculate_gain(nonlinearity, a)/√fan"),
+    Scheme("he_normal", "normal", mode="fan_in", nonlinearity="leaky_relu", negative_slope=0.0,
+           parameters=_KAIMING,
+           description="N(0, std²), std = √(2/fan_in) for ReLU; std = calculate_gain(nonlinearity, a)/√fan"),
+    Scheme("lecun_uniform", "uniform", mode="fan_in", parameters=_GAIN,
+           description="U(−limit, limit), limit = √(3/fan_in)"),
+    Scheme("lecun_normal", "normal", mode="fan_in", parameters=_GAIN,
+           description="N(0, std²), std = √(1/fan_in)"),
+    Scheme("variance_scaling", "truncated_normal", mode="fan_in", scale=1.0,
+           parameters=("scale", "mode", "distribution", "gain"),
+           description="std = √(scale/fan(mode)); truncated_normal (default) divides σ by 0.87962566103423978 "
+                       "so the truncated law keeps that std; normal; or uniform with limit √(3·scale/fan)"),
+    Scheme("orthogonal", "orthogonal", parameters=_GAIN,
+           description="gain·Q with Q Haar orthogonal (QR of a Gaussian with the sign of diag(R))"),
+    Scheme("identity", "identity", parameters=_GAIN, description="gain·I (2-D; ones on the main diagonal)"),
+    Scheme("dirac", "dirac", parameters=("groups", "gain"),
+           description="convolution identity: gain at the kernel centre of matching in/out channels, per group"),
+)  # fmt: skip
+
+SCHEMES: Final[dict[str, Scheme]] = {scheme.name: scheme for scheme in _BUILTIN}
+
+ALIASES: Final[dict[str, str]] = {
+    "xavier_uniform": "glorot_uniform",
+    "xavier_normal": "glorot_normal",
+    "kaiming_uniform": "he_uniform",
+    "kaiming_normal": "he_normal",
+    "zero": "zeros",
+    "one": "ones",
+    "normal": "random_normal",
+    "uniform": "random_uniform",
+    "trunc_normal": "truncated_normal",
+    "eye": "identity",
+}
+
+
+def schemes() -> list[str]:
+    """Sorted names of the built-in schemes (aliases excluded)."""
+    return sorted(SCHEMES)
+
+
+def get(name: str | Scheme) -> Scheme:
+    """Return the scheme called ``name`` (aliases resolve: xavier_* → glorot_*, kaiming_* → he_*)."""
+    if isinstance(name, Scheme):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"scheme must be a name or a winit.Scheme, got {name!r}")
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key not in SCHEMES:
+        known = [*SCHEMES, *ALIASES]
+        raise ValueError(
+            f"unknown scheme {name!r}; known schemes: {', '.join(schemes())}.{suggest(key, known)}"
+        )
+    return SCHEMES[key]
