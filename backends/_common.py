@@ -35,6 +35,7 @@ MAX_SEED: Final = 2**63 - 1
 
 def dtype_name(dtype: object) -> str:
     """Canonical floating dtype name of ``dtype`` (a string or any framework's dtype object), else TypeError."""
+    name: object
     if isinstance(dtype, str):
         name = dtype
     else:
@@ -112,6 +113,11 @@ def realize(
     if isinstance(law, Dirac):
         return dirac(adapter, shape, law, native, dev)
     rng = adapter.generator(seed, dev)
+    # Optional hook: an adapter may draw a law its framework's own way (JAX rounds the variance to the
+    # dtype first, as jax.nn.initializers do) and returns None for laws it leaves to the samplers below.
+    draw_law = getattr(adapter, "draw_law", None)
+    if draw_law is not None and (sample := draw_law(rng, shape, native, dev, law)) is not None:
+        return sample
     if isinstance(law, Uniform):
         return adapter.uniform(rng, shape, native, dev, law.low, law.high)
     if isinstance(law, Normal):
@@ -153,7 +159,8 @@ def orthogonal(
 def identity(adapter: Adapter, shape: tuple[int, ...], law: Identity, dtype: Any, device: Any) -> Any:
     """gain·I for a 2-D shape."""
     xp = adapter.xp
-    return xp.eye(shape[0], shape[1], dtype=dtype, device=device) * law.gain
+    # astype: NumPy promotes an ml_dtypes bfloat16 array times a Python float to float32.
+    return xp.astype(xp.eye(shape[0], shape[1], dtype=dtype, device=device) * law.gain, dtype)
 
 
 def dirac(adapter: Adapter, shape: tuple[int, ...], law: Dirac, dtype: Any, device: Any) -> Any:

@@ -40,7 +40,7 @@ class NumpyAdapter:
     def generator(self, seed: object, device: Any) -> np.random.Generator:
         if isinstance(seed, np.random.Generator):
             return seed
-        if seed is not None and not isinstance(seed, int) or isinstance(seed, bool):
+        if (seed is not None and not isinstance(seed, (int, np.integer))) or isinstance(seed, bool):
             raise TypeError(f"numpy backend seed must be an int, None or numpy.random.Generator, got {seed!r}")
         return np.random.default_rng(None if seed is None else check_seed(seed))
 
@@ -73,7 +73,7 @@ class NumpyAdapter:
         self, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, device: Any, law: TruncatedNormal
     ) -> np.ndarray:
         draw = self._draw_dtype(dtype)
-        out = rejection_truncated_normal(
+        out: np.ndarray = rejection_truncated_normal(
             np,
             lambda n: rng.standard_normal(n, dtype=draw),
             lambda n: rng.random(n, dtype=draw),
