@@ -12,9 +12,10 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "winit's torch backend needs PyTorch and array-api-compat: pip install 'winit[torch]'"
     ) from error
 
-from winit._laws import TruncatedNormal
+from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._schemes import Plan
 
-from ._common import check_seed
+from ._common import check_seed, dirac, dtype_name, identity, orthogonal
 
 
 class TorchAdapter:
@@ -54,34 +55,86 @@ class TorchAdapter:
             generator.manual_seed(check_seed(seed))
         return generator
 
-    def full(self, shape: tuple[int, ...], value: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    def full(
+        self, shape: tuple[int, ...], value: float, dtype: torch.dtype, device: torch.device,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        if out is not None:
+            return out.fill_(value)
         return torch.full(shape, value, dtype=dtype, device=device)
 
-    def _empty(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        return torch.empty(shape, dtype=dtype, device=device)
+    def _empty(
+        self,
+        shape: tuple[int, ...],
+        dtype: torch.dtype,
+        device: torch.device,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        # ``out`` is the caller's tensor to fill in place (winit.torch's front door); None allocates.
+        return torch.empty(shape, dtype=dtype, device=device) if out is None else out
 
     def uniform(
-        self, rng: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
-        low: float, high: float,
+        self, rng: torch.Generator | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+        low: float, high: float, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        return self._empty(shape, dtype, device).uniform_(low, high, generator=rng)
+        return self._empty(shape, dtype, device, out).uniform_(low, high, generator=rng)
 
     def normal(
-        self, rng: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
-        mean: float, sigma: float,
+        self, rng: torch.Generator | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+        mean: float, sigma: float, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        return self._empty(shape, dtype, device).normal_(mean, sigma, generator=rng)
+        return self._empty(shape, dtype, device, out).normal_(mean, sigma, generator=rng)
 
     def truncated_normal(
-        self, rng: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
-        law: TruncatedNormal,
+        self, rng: torch.Generator | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
+        law: TruncatedNormal, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        tensor = self._empty(shape, dtype, device)
+        tensor = self._empty(shape, dtype, device, out)
         lo = law.mean + law.lower * law.sigma
         hi = law.mean + law.upper * law.sigma
         if law.sigma == 0:
             return tensor.fill_(law.mean)
         return torch.nn.init.trunc_normal_(tensor, law.mean, law.sigma, lo, hi, generator=rng)
+
+    def realize_into(
+        self, plan: Plan, out: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Sample ``plan`` into ``out`` in place under no_grad; ``generator=None`` draws from torch's default one.
+
+        Elementwise laws fill ``out`` directly (no second tensor); orthogonal, identity and dirac are
+        built by the shared structured samplers and copied in. A meta tensor has no storage, so once
+        the plan exists (shape already validated) there is nothing to write.
+        """
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+        if tuple(out.shape) != plan.shape:
+            raise ValueError(f"out has shape {tuple(out.shape)} but the plan is for shape {plan.shape}")
+        name = dtype_name(out.dtype)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
+        if out.is_meta:
+            return out
+        if generator is not None:
+            self.generator(generator, out.device)  # rejects a generator on another device type
+        law, shape, dtype, device = plan.law, plan.shape, out.dtype, out.device
+        with torch.no_grad():
+            if isinstance(law, Constant):
+                self.full(shape, law.value, dtype, device, out=out)
+            elif isinstance(law, Uniform):
+                self.uniform(generator, shape, dtype, device, law.low, law.high, out=out)
+            elif isinstance(law, Normal):
+                self.normal(generator, shape, dtype, device, law.mean, law.sigma, out=out)
+            elif isinstance(law, TruncatedNormal):
+                self.truncated_normal(generator, shape, dtype, device, law, out=out)
+            elif isinstance(law, Orthogonal):
+                out.copy_(orthogonal(self, generator, shape, law, name, device))
+            elif isinstance(law, Identity):
+                out.copy_(identity(self, shape, law, dtype, device))
+            elif isinstance(law, Dirac):
+                out.copy_(dirac(self, shape, law, dtype, device))
+            else:  # pragma: no cover - Law is a closed union
+                raise TypeError(f"no sampler for law {law!r}")
+        return out
 
 
 ADAPTER = TorchAdapter()

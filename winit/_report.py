@@ -1,0 +1,118 @@
+"""What a model-level ``init_`` did, framework-neutral: one row per initialized tensor (or block of one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from winit._schemes import Plan
+
+_HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
+_NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
+
+
+@dataclass(frozen=True)
+class InitRecord:
+    """One initialized tensor: its qualified name, the layer it belongs to and the resolved plan's numbers.
+
+    ``part`` names a block of a fused parameter initialized on its own (an RNN gate, a q/k/v block
+    of an attention projection); it is empty for a whole parameter.
+    """
+
+    name: str
+    layer: str
+    scheme: str
+    shape: tuple[int, ...]
+    fan_in: int
+    fan_out: int
+    gain: float
+    std: float
+    layout: str = "torch"
+    part: str = ""
+
+    @classmethod
+    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "") -> InitRecord:
+        """The row for ``plan`` applied to parameter ``name`` of a ``layer``."""
+        return cls(
+            name=name,
+            layer=layer,
+            scheme=plan.scheme.name,
+            shape=plan.shape,
+            fan_in=plan.fan_in,
+            fan_out=plan.fan_out,
+            gain=plan.gain,
+            std=plan.std,
+            layout=plan.layout,
+            part=part,
+        )
+
+    @property
+    def key(self) -> str:
+        """``name``, or ``name[part]`` for a block: the string :class:`InitReport` indexes by."""
+        return f"{self.name}[{self.part}]" if self.part else self.name
+
+    def cells(self) -> tuple[str, ...]:
+        """The row as table cells, in the order of the report's columns."""
+        shape = "×".join(str(d) for d in self.shape) or "scalar"
+        return (
+            self.key, self.layer, self.scheme, shape,
+            str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
+        )  # fmt: skip
+
+
+class InitReport:
+    """The rows of an ``init_`` run in the order they were written; ``str()`` is a plain-text table."""
+
+    def __init__(self, records: Iterable[InitRecord]) -> None:
+        self.records: tuple[InitRecord, ...] = tuple(records)
+        self._by_key = {record.key: record for record in self.records}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[InitRecord]:
+        return iter(self.records)
+
+    def __getitem__(self, key: int | str) -> InitRecord:
+        """Row ``key``: a position, or a qualified name (``name[part]`` for a block)."""
+        if isinstance(key, str):
+            try:
+                return self._by_key[key]
+            except KeyError:
+                raise KeyError(f"no row {key!r} in the report; rows: {', '.join(self._by_key)}") from None
+        return self.records[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __repr__(self) -> str:
+        return f"InitReport({len(self.records)} rows)"
+
+    def __str__(self) -> str:
+        rows = [_HEADERS, *(record.cells() for record in self.records)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
+
+        def line(row: tuple[str, ...]) -> str:
+            cells = (
+                cell.rjust(width) if header in _NUMERIC else cell.ljust(width)
+                for cell, width, header in zip(row, widths, _HEADERS, strict=True)
+            )
+            return "  ".join(cells).rstrip()
+
+        rule = "  ".join("-" * width for width in widths)
+        return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+    def rich_table(self, title: str | None = "winit init report") -> Any:
+        """The report as a ``rich.table.Table`` (needs rich: ``pip install 'winit[cli]'``)."""
+        try:
+            from rich.markup import escape
+            from rich.table import Table
+        except ImportError as error:  # pragma: no cover - depends on the environment
+            raise ImportError("InitReport.rich_table needs rich: pip install 'winit[cli]'") from error
+        table = Table(title=title)
+        for header in _HEADERS:
+            table.add_column(header, justify="right" if header in _NUMERIC else "left")
+        for record in self.records:
+            table.add_row(*(escape(cell) for cell in record.cells()))  # "w[f]" is text, not markup
+        return table

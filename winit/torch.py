@@ -1,0 +1,572 @@
+"""PyTorch front door: drop-in ``torch.nn.init`` functions and a model-level ``init_``, all on winit's spec.
+
+Every function here resolves a :class:`winit.Scheme` to a :class:`winit.Plan` for the tensor's shape
+(layout ``torch``: ``(out, in, *kernel)``) and lets the torch adapter sample that plan into the
+tensor in place, with torch's own samplers and ``generator``. No fan, std or bound is computed here,
+so for the functions torch also has, one ``torch.Generator`` state gives the same bits as
+``torch.nn.init`` on CPU.
+
+Where winit differs from ``torch.nn.init`` (on purpose):
+
+* float16/bfloat16 work everywhere: ``orthogonal_`` runs its QR in float32 and casts;
+* 0-D and 1-D tensors have fans ``(1, 1)`` and ``(n, n)`` (Keras' convention) instead of an error;
+* ``sparse_`` draws its zero pattern from ``generator`` when one is given (torch ignores it and
+  uses the global RNG; with ``generator=None`` winit does the same as torch, bit for bit);
+* ``trunc_normal_`` needs finite ``a < b`` and ``std > 0``;
+* every function honours ``__torch_function__``, like torch's ``uniform_``/``normal_``/``constant_``/
+  ``kaiming_uniform_`` do, and is a shape-checking no-op on meta tensors.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.modules.conv import _ConvTransposeNd
+from torch.nn.modules.rnn import RNNBase, RNNCellBase
+from torch.nn.parameter import UninitializedParameter
+from torch.overrides import handle_torch_function, has_torch_function_variadic
+
+from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
+from winit._gains import calculate_gain as _calculate_gain
+from winit._registry import get
+from winit._report import InitRecord, InitReport
+from winit._schemes import Plan, Scheme
+from winit._validate import choice, real, suggest
+from winit.backends._common import check_seed, dtype_name
+from winit.backends.torch import ADAPTER
+
+__all__ = [
+    "InitRecord",
+    "InitReport",
+    "calculate_gain",
+    "constant_",
+    "dirac_",
+    "eye_",
+    "glorot_normal_",
+    "glorot_uniform_",
+    "he_normal_",
+    "he_uniform_",
+    "init",
+    "init_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "lecun_normal_",
+    "lecun_uniform_",
+    "normal_",
+    "ones_",
+    "orthogonal_",
+    "sparse_",
+    "trunc_normal_",
+    "uniform_",
+    "variance_scaling_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]
+
+SchemeLike: TypeAlias = "str | Scheme"
+SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | str, SchemeLike] | None"
+
+#: torch's gain table, same signature as torch.nn.init.calculate_gain.
+calculate_gain = _calculate_gain
+
+
+def _dispatch(func: Callable[..., Tensor], tensor: Tensor, **kwargs: object) -> Tensor:
+    """Hand the call to ``tensor``'s ``__torch_function__`` (a subclass such as DTensor, or an active mode)."""
+    result: Tensor = handle_torch_function(func, (tensor,), tensor=tensor, **kwargs)
+    return result
+
+
+def _apply(tensor: Tensor, spec: Scheme, generator: torch.Generator | None, layout: str = "torch") -> Tensor:
+    """Plan ``spec`` for ``tensor``'s shape and sample the plan into ``tensor`` in place."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    dtype_name(tensor.dtype)  # integer, bool and complex tensors: TypeError before anything else
+    if tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return tensor
+    plan = spec.plan(tuple(tensor.shape), layout)
+    result: Tensor = ADAPTER.realize_into(plan, tensor, generator)
+    return result
+
+
+# -- torch.nn.init, one function per name ------------------------------------------------------------
+def uniform_(
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill ``tensor`` from U[a, b) (scheme ``random_uniform`` with minval=a, maxval=b)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(uniform_, tensor, a=a, b=b, generator=generator)
+    return _apply(tensor, get("random_uniform").with_(minval=a, maxval=b), generator)
+
+
+def normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill ``tensor`` from N(mean, std²) (scheme ``random_normal``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(normal_, tensor, mean=mean, std=std, generator=generator)
+    return _apply(tensor, get("random_normal").with_(mean=mean, stddev=std), generator)
+
+
+def trunc_normal_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` from N(mean, std²) conditioned on the absolute interval a ≤ x ≤ b (std is the parent's)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator)
+    mean, std = real("mean", mean), real("std", std, positive=True)
+    a, b = real("a", a), real("b", b)
+    if not a < b:
+        raise ValueError(f"trunc_normal_ needs a < b (absolute bounds), got a={a}, b={b}")
+    # The spec keeps the window in units of σ; the adapter rebuilds mean + z·std, which may be an ulp
+    # of a float64 off a or b. torch's samplers cast bounds to the tensor's dtype, so float32 and
+    # narrower tensors see the very same bounds (float64 ones can differ in the last bit).
+    spec = get("truncated_normal").with_(
+        mean=mean, stddev=std, lower=(a - mean) / std, upper=(b - mean) / std
+    )
+    return _apply(tensor, spec, generator)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fill ``tensor`` with ``val`` (scheme ``constant``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(constant_, tensor, val=val)
+    return _apply(tensor, get("constant").with_(value=val), None)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with 1 (scheme ``ones``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(ones_, tensor)
+    return _apply(tensor, get("ones"), None)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill ``tensor`` with 0 (scheme ``zeros``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(zeros_, tensor)
+    return _apply(tensor, get("zeros"), None)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill the 2-D ``tensor`` with I (ones on the main diagonal; scheme ``identity``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(eye_, tensor)
+    return _apply(tensor, get("identity"), None)
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill the 3-5-D ``tensor`` with 1 at the kernel centre where out % (out/groups) == in (scheme ``dirac``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(dirac_, tensor, groups=groups)
+    return _apply(tensor, get("dirac").with_(groups=groups), None)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    """Fill ``tensor`` from U(−b, b), b = gain·√(6/(fan_in + fan_out)) (scheme ``glorot_uniform``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(xavier_uniform_, tensor, gain=gain, generator=generator)
+    return _apply(tensor, get("glorot_uniform").with_(gain=gain), generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    """Fill ``tensor`` from N(0, std²), std = gain·√(2/(fan_in + fan_out)), untruncated (scheme ``glorot_normal``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(xavier_normal_, tensor, gain=gain, generator=generator)
+    return _apply(tensor, get("glorot_normal").with_(gain=gain), generator)
+
+
+def kaiming_uniform_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` from U(−b, b), b = √3·calculate_gain(nonlinearity, a)/√fan(mode) (scheme ``he_uniform``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(
+            kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+            generator=generator,
+        )  # fmt: skip
+    spec = get("he_uniform").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+    return _apply(tensor, spec, generator)
+
+
+def kaiming_normal_(
+    tensor: Tensor,
+    a: float = 0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` from N(0, std²), std = calculate_gain(nonlinearity, a)/√fan(mode) (``he_normal``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(
+            kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+            generator=generator,
+        )  # fmt: skip
+    spec = get("he_normal").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+    return _apply(tensor, spec, generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: torch.Generator | None = None) -> Tensor:
+    """Fill ``tensor`` (≥ 2-D, trailing axes flattened) with gain·Q, Q (semi-)orthogonal (scheme ``orthogonal``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(orthogonal_, tensor, gain=gain, generator=generator)
+    return _apply(tensor, get("orthogonal").with_(gain=gain), generator)
+
+
+def sparse_(
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: torch.Generator | None = None
+) -> Tensor:
+    """Fill the 2-D ``tensor`` from N(0, std²), then zero ⌈sparsity·rows⌉ random rows of each column (Martens 2010).
+
+    The values come from scheme ``random_normal``; the zero pattern is drawn with ``torch.randperm``
+    per column from ``generator`` (torch's own ``sparse_`` ignores ``generator`` here and uses the
+    global RNG, which is what winit does too when ``generator`` is None).
+    """
+    if has_torch_function_variadic(tensor):
+        return _dispatch(sparse_, tensor, sparsity=sparsity, std=std, generator=generator)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tuple(tensor.shape)}")
+    fraction = real("sparsity", sparsity)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"sparsity is the fraction of zeros per column, in [0, 1]; got {sparsity!r}")
+    _apply(tensor, get("random_normal").with_(mean=0.0, stddev=std), generator)
+    if tensor.is_meta or tensor.numel() == 0:
+        return tensor
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(fraction * rows)
+    with torch.no_grad():
+        for column in range(cols):
+            if generator is None:
+                order = torch.randperm(rows)  # the call torch.nn.init.sparse_ makes, for bit parity
+            else:
+                order = torch.randperm(rows, generator=generator, device=generator.device)
+            tensor[order[:num_zeros].to(tensor.device), column] = 0
+    return tensor
+
+
+# -- schemes torch.nn.init lacks -----------------------------------------------------------------------
+def lecun_uniform_(tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    """Fill ``tensor`` from U(−b, b), b = gain·√(3/fan_in) (scheme ``lecun_uniform``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(lecun_uniform_, tensor, gain=gain, generator=generator)
+    return _apply(tensor, get("lecun_uniform").with_(gain=gain), generator)
+
+
+def lecun_normal_(tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    """Fill ``tensor`` from N(0, std²), std = gain·√(1/fan_in), untruncated (scheme ``lecun_normal``)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(lecun_normal_, tensor, gain=gain, generator=generator)
+    return _apply(tensor, get("lecun_normal").with_(gain=gain), generator)
+
+
+def variance_scaling_(
+    tensor: Tensor,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Fill ``tensor`` with std = √(scale/fan(mode)); truncated_normal divides σ by 0.87962566103423978 (Keras/JAX)."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(
+            variance_scaling_, tensor, scale=scale, mode=mode, distribution=distribution,
+            generator=generator,
+        )  # fmt: skip
+    spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
+    return _apply(tensor, spec, generator)
+
+
+glorot_uniform_ = xavier_uniform_
+glorot_normal_ = xavier_normal_
+he_uniform_ = kaiming_uniform_
+he_normal_ = kaiming_normal_
+
+
+def init(
+    tensor: Tensor,
+    scheme: SchemeLike,
+    generator: torch.Generator | None = None,
+    *,
+    layout: str = "torch",
+    **params: object,
+) -> Tensor:
+    """Fill ``tensor`` from winit ``scheme`` (name or Scheme) with ``params`` changed; fans from ``layout``."""
+    if has_torch_function_variadic(tensor):
+        return _dispatch(init, tensor, scheme=scheme, generator=generator, layout=layout, **params)
+    spec = get(scheme)
+    if params:
+        spec = spec.with_(**params)
+    return _apply(tensor, spec, generator, layout)
+
+
+# -- whole models -------------------------------------------------------------------------------------
+_NORM_TYPES: Final[tuple[type[nn.Module], ...]] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+_GATE_NAMES: Final[dict[int, tuple[str, ...]]] = {4: ("i", "f", "g", "o"), 3: ("r", "z", "n")}
+_QKV: Final = ("q", "k", "v")
+RNGS: Final[tuple[str, ...]] = ("native",)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One write: rows [start, stop) of parameter ``attr`` of ``module`` (the whole parameter if stop is None)."""
+
+    module: nn.Module
+    attr: str
+    name: str
+    plan: Plan
+    part: str = ""
+    start: int = 0
+    stop: int | None = None
+
+    def target(self) -> Tensor:
+        param: Tensor = getattr(self.module, self.attr)  # re-read: to_empty may have replaced it
+        return param if self.stop is None else param[self.start : self.stop]
+
+
+class _Rules:
+    """Which scheme each parameter gets: name patterns, then module types, then the layer's own default."""
+
+    def __init__(self, scheme: SchemeRules, nonlinearity: str, bias: SchemeLike) -> None:
+        self.nonlinearity = choice(
+            "nonlinearity", nonlinearity, tuple(dict.fromkeys((*ACTIVATIONS, *NONLINEARITIES)))
+        )
+        self.patterns: dict[str, Scheme] = {}
+        self.types: dict[type[nn.Module], Scheme] = {}
+        if isinstance(scheme, Mapping):
+            self.weight = self.resolve(recommend(self.nonlinearity))
+            for key, value in scheme.items():
+                if isinstance(key, str):
+                    self.patterns[key] = self.resolve(value)
+                elif isinstance(key, type) and issubclass(key, nn.Module):
+                    self.types[key] = self.resolve(value)
+                else:
+                    raise TypeError(
+                        f"scheme mapping keys must be a module type (e.g. torch.nn.Linear) or a parameter-name "
+                        f"pattern (str, fnmatch on the qualified name, e.g. '*.bias'); got {key!r}"
+                    )
+        else:
+            self.weight = self.resolve(recommend(self.nonlinearity) if scheme is None else scheme)
+        self.bias = self.resolve(bias)
+        self.orthogonal = get("orthogonal")
+
+    def resolve(self, value: object) -> Scheme:
+        """``value`` as a Scheme; a scheme named by string takes ``nonlinearity`` when it has that parameter."""
+        if isinstance(value, Scheme):
+            return value  # the caller built it; take it as it is
+        if not isinstance(value, str):
+            raise TypeError(f"a scheme must be a name or a winit.Scheme, got {value!r}")
+        spec = get(value)
+        if "nonlinearity" in spec.parameters and self.nonlinearity in NONLINEARITIES:
+            spec = spec.with_(nonlinearity=self.nonlinearity)
+        return spec
+
+    def check_patterns(self, names: list[str]) -> None:
+        """A pattern that matches no parameter is almost always a typo: say so before anything is written."""
+        for pattern in self.patterns:
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                raise ValueError(
+                    f"scheme pattern {pattern!r} matches no parameter of the model; parameters: "
+                    f"{', '.join(names)}.{suggest(pattern, names)}"
+                )
+
+    def match(self, name: str, module: nn.Module, *, typed: bool = True) -> Scheme | None:
+        """The first pattern matching ``name``, else (if ``typed``) the most specific type rule, else None."""
+        for pattern, spec in self.patterns.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return spec
+        if typed:
+            for cls in type(module).__mro__:
+                if cls in self.types:
+                    return self.types[cls]
+        return None
+
+    def pick(self, name: str, module: nn.Module, default: Scheme, *, typed: bool = True) -> Scheme:
+        """The scheme for parameter ``name``: a matching rule (see :meth:`match`), else ``default``."""
+        spec = self.match(name, module, typed=typed)
+        return default if spec is None else spec
+
+
+def _is_bias(attr: str) -> bool:
+    """bias, bias_ih_l0, bias_k, in_proj_bias, ...: torch's names for additive parameters."""
+    return attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
+
+
+def _pieces(rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: str) -> Iterator[_Piece]:
+    """The writes that initialize ``module.attr``: whole, or per gate / q-k-v block, each with its plan."""
+    shape = tuple(param.shape)
+
+    def whole(spec: Scheme, layout: str = "torch") -> _Piece:
+        return _Piece(module, attr, name, spec.plan(shape, layout))
+
+    def blocks(spec: Scheme, labels: tuple[str, ...]) -> Iterator[_Piece]:
+        rows = shape[0] // len(labels)
+        block = (rows, *shape[1:])
+        for index, label in enumerate(labels):
+            start = index * rows
+            yield _Piece(module, attr, name, spec.plan(block, "torch"), label, start, start + rows)
+
+    if isinstance(module, _NORM_TYPES):
+        yield whole(rules.pick(name, module, rules.bias if _is_bias(attr) else get("ones")))
+    elif _is_bias(attr):  # type rules set weights; biases follow ``bias`` unless a pattern names them
+        yield whole(rules.pick(name, module, rules.bias, typed=False))
+    elif isinstance(module, (RNNBase, RNNCellBase)) and attr.startswith(("weight_ih", "weight_hh")):
+        gates = shape[0] // module.hidden_size
+        labels = _GATE_NAMES.get(gates, tuple(str(g) for g in range(gates))) if gates > 1 else ("",)
+        if attr.startswith("weight_hh"):  # recurrent: orthogonal per gate unless a pattern says otherwise
+            yield from blocks(rules.pick(name, module, rules.orthogonal, typed=False), labels)
+        else:
+            yield from blocks(rules.pick(name, module, rules.weight), labels)
+    elif isinstance(module, nn.MultiheadAttention) and attr == "in_proj_weight":
+        yield from blocks(rules.pick(name, module, rules.weight), _QKV)
+    elif isinstance(module, _ConvTransposeNd) and attr == "weight":
+        yield whole(rules.pick(name, module, rules.weight), "torch_transpose")  # (in, out/groups, *k)
+    elif isinstance(module, nn.PReLU) and attr == "weight":
+        yield whole(rules.pick(name, module, get("constant").with_(value=module.init)))
+    elif param.ndim >= 2:
+        yield whole(rules.pick(name, module, rules.weight))
+    else:
+        spec = rules.match(name, module)
+        if spec is None:
+            raise ValueError(
+                f"winit has no rule for {name!r} ({type(module).__name__}, shape {shape}), a {param.ndim}-D "
+                f"weight of a layer it does not know; give it a scheme in the mapping, e.g. "
+                f"init_(model, {{{name!r}: winit.get('constant').with_(value=1.0)}})"
+            )
+        yield whole(spec)
+
+
+def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
+    """A generator for parameter ``name``: seeded with the first 63 bits of blake2b(f"{seed}/{name}")."""
+    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int.from_bytes(digest, "big") >> 1)
+    return generator
+
+
+def _materialize(module: nn.Module, device: torch.device) -> None:
+    """Allocate a meta model on ``device`` without any initialization (to_empty), then reset norm statistics."""
+    module.to_empty(device=device)
+    left: list[str] = []
+    for prefix, sub in module.named_modules():
+        if isinstance(sub, _NormBase) and sub.track_running_stats:
+            sub.reset_running_stats()  # buffers, not parameters: running mean 0, var 1, count 0
+            continue
+        left.extend(
+            f"{prefix}.{buffer}" if prefix else buffer for buffer, _ in sub.named_buffers(recurse=False)
+        )
+    if left:
+        warnings.warn(
+            f"winit.torch.init_: buffers {', '.join(left)} came off the meta device uninitialized "
+            "(to_empty); winit initializes parameters only, so set them yourself",
+            stacklevel=3,
+        )
+
+
+def init_(
+    module: nn.Module,
+    scheme: SchemeRules = None,
+    *,
+    nonlinearity: str = "relu",
+    bias: SchemeLike = "zeros",
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    rng: str = "native",
+) -> tuple[nn.Module, InitReport]:
+    """Initialize every parameter of ``module`` in place by the layer it belongs to; return (module, report).
+
+    Weights get ``scheme`` (default ``winit.recommend(nonlinearity)``; a string scheme with a
+    ``nonlinearity`` parameter, e.g. he_*, takes ``nonlinearity``), biases get ``bias``, norm
+    weights 1, RNN recurrent weights orthogonal per gate block, RNN input weights and the q/k/v
+    blocks of ``MultiheadAttention.in_proj_weight`` ``scheme`` per block, ConvTranspose weights fans
+    from the ``torch_transpose`` layout, Embedding's padding row 0. ``scheme`` may map module types
+    (most specific class wins; they set weights, not biases or RNN recurrent weights) and fnmatch
+    patterns on qualified parameter names (first match wins, over everything) to schemes; tied
+    parameters are written once, under their first name. ``seed``: each parameter draws from its
+    own generator seeded from (seed, qualified name), so layers elsewhere do not change it;
+    ``generator``: one stream in module order; neither: torch's global RNG. A model on the meta
+    device is allocated on ``device`` with ``to_empty`` and written once; no ``reset_parameters``
+    runs. ``rng="native"`` samples with torch's own generators (the only choice for now).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"init_ initializes a torch.nn.Module, got {type(module).__name__}")
+    choice("rng", rng, RNGS)
+    if seed is not None and generator is not None:
+        raise ValueError("pass seed= or generator=, not both: seed derives one stream per parameter name")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
+    root_seed = None if seed is None else check_seed(seed)
+    target_device = None if device is None else ADAPTER.device(device)
+    rules = _Rules(scheme, nonlinearity, bias)
+
+    # Plan everything before touching the model, so a bad rule leaves it as it was.
+    owners: list[tuple[nn.Module, str, Tensor, str]] = []
+    first_owner: dict[int, tuple[nn.Module, str]] = {}
+    aliases: list[tuple[nn.Module, str, nn.Module, str]] = []
+    for prefix, sub in module.named_modules():
+        for attr, param in sub.named_parameters(recurse=False):
+            if id(param) in first_owner:  # tied: initialized under its first name only
+                aliases.append((sub, attr, *first_owner[id(param)]))
+                continue
+            first_owner[id(param)] = (sub, attr)
+            name = f"{prefix}.{attr}" if prefix else attr
+            if isinstance(param, UninitializedParameter):
+                raise ValueError(
+                    f"{name!r} of lazy module {type(sub).__name__} has no shape yet; run a forward pass first"
+                )
+            owners.append((sub, attr, param, name))
+    rules.check_patterns([name for *_, name in owners])
+    pieces = [piece for sub, attr, param, name in owners for piece in _pieces(rules, sub, attr, param, name)]
+
+    tensors = [*module.parameters(), *module.buffers()]
+    if any(t.is_meta for t in tensors):
+        if target_device is None:
+            raise ValueError(
+                "the model is on the meta device; pass device= (e.g. 'cpu' or 'cuda') to materialize it"
+            )
+        _materialize(module, target_device)
+    elif target_device is not None:
+        module.to(target_device)
+    for sub, attr, owner, owner_attr in aliases:
+        # to_empty gives each alias of a tied parameter its own storage (torchdistx#12): tie them again
+        setattr(sub, attr, getattr(owner, owner_attr))
+
+    records: list[InitRecord] = []
+    streams: dict[str, torch.Generator | None] = {}
+    with torch.no_grad():
+        for piece in pieces:
+            target = piece.target()
+            if piece.name not in streams:
+                streams[piece.name] = (
+                    generator if root_seed is None else _stream(root_seed, piece.name, target.device)
+                )
+            ADAPTER.realize_into(piece.plan, target, streams[piece.name])
+            records.append(
+                InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
+            )
+        for sub in module.modules():
+            padding = getattr(sub, "padding_idx", None)
+            if isinstance(sub, (nn.Embedding, nn.EmbeddingBag)) and padding is not None:
+                sub.weight[padding].zero_()  # as torch does: the padding row stays 0 (it gets no gradient)
+    return module, InitReport(records)
