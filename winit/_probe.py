@@ -1,0 +1,501 @@
+"""``winit probe``: the domain notes' experiments, computed — a deep MLP under each scheme, layer by layer.
+
+``winit.probe(activation, depth=..., width=..., backend=...)`` builds a ``depth``-layer MLP of
+``width`` units on NumPy, torch, JAX or TensorFlow, draws every weight from each scheme with
+``winit.init`` (fixed seeds; biases 0), runs one synthetic batch (x ~ N(0, 1), labels from a fixed
+linear teacher, softmax cross-entropy) forward and backward, and judges each scheme with
+:mod:`winit.diagnose` (per layer: activation mean/std, saturated and dead fractions, weight-gradient
+norm, identical units; verdict symmetric / exploding / saturated / vanishing / healthy, thresholds in
+that module's docstring). ``train_steps`` > 0 also trains each network with plain SGD and records
+the loss curve. The default schemes are the notes' cast:
+
+=================  ==========================================================
+label              scheme
+=================  ==========================================================
+``zeros``          every weight 0
+``constant(0.5)``  every weight 0.5
+``N(0,0.01)``      ``random_normal`` with stddev 0.01 (the notes' "small")
+``N(0,1)``         ``random_normal`` with stddev 1 (the notes' "large")
+``glorot``         ``glorot_normal``: std = √(2/(fan_in + fan_out))
+``he``             ``he_normal``: std = √(2/fan_in)
+``lecun``          ``lecun_normal``: std = √(1/fan_in)
+``orthogonal``     ``orthogonal``: gain·Q, Q Haar orthogonal
+=================  ==========================================================
+
+On ``tanh`` at depth 20 this reproduces the notes' claims: zeros and constant → symmetric,
+N(0,0.01) → vanishing, N(0,1) → saturated, glorot → healthy; on ``relu``: he → healthy,
+N(0,1) → exploding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import numpy as np
+
+from winit._gains import ACTIVATIONS as RECOMMENDABLE
+from winit._gains import recommend
+from winit._probe_nets import ACTIVATIONS, PROBE_BACKENDS, Pass, build, synthetic_task
+from winit._registry import get
+from winit._schemes import Scheme
+from winit._validate import choice, integer, real
+from winit.diagnose import Diagnosis, LayerStats, diagnosis, histogram, layer_stats, text_table
+
+__all__ = ["ACTIVATIONS", "DEFAULT_SCHEMES", "ProbeResult", "SchemeRun", "add_probe_commands", "probe"]
+
+#: the notes' cast, in the order the table and the figure show them.
+DEFAULT_SCHEMES: Final[dict[str, Scheme]] = {
+    "zeros": get("zeros"),
+    "constant(0.5)": get("constant").with_(value=0.5),
+    "N(0,0.01)": get("random_normal").with_(stddev=0.01),
+    "N(0,1)": get("random_normal").with_(stddev=1.0),
+    "glorot": get("glorot_normal"),
+    "he": get("he_normal"),
+    "lecun": get("lecun_normal"),
+    "orthogonal": get("orthogonal"),
+}
+_BACKEND_ALIASES: Final = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow"}
+#: the training set is this many probe batches, cycled in a fixed shuffled order.
+_TRAIN_BATCHES: Final = 4
+SchemeSpec = str | Scheme | tuple[str, "str | Scheme"]
+
+
+@dataclass(frozen=True)
+class SchemeRun:
+    """One scheme's probe: its diagnosis and, when trained, the loss per SGD step and the final loss."""
+
+    label: str
+    scheme: Scheme
+    diagnosis: Diagnosis
+    losses: tuple[float, ...] = ()
+    final_loss: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        """The diagnosis' verdict: symmetric, exploding, saturated, vanishing or healthy."""
+        return self.diagnosis.verdict
+
+    @property
+    def layers(self) -> tuple[LayerStats, ...]:
+        """Per-hidden-layer statistics, first layer first."""
+        return self.diagnosis.layers
+
+    def summary(self) -> dict[str, str]:
+        """One row of :meth:`ProbeResult.table` as {column: cell}; L1 is the first hidden layer, Ln the last."""
+        first, last = self.layers[0], self.layers[-1]
+        saturated = [layer.saturated for layer in self.layers if layer.saturated is not None]
+        dead = [layer.dead for layer in self.layers if layer.dead is not None]
+        n = len(self.layers)
+        row = {
+            "scheme": self.label,
+            "verdict": self.verdict,
+            "std L1": _fmt(first.std),
+            f"std L{n}": _fmt(last.std),
+            "saturated": f"{float(np.mean(saturated)):.0%}" if saturated else "-",
+            "dead": f"{max(dead):.0%}" if dead else "-",
+            "grad L1": _fmt(first.grad_norm),
+            f"grad L{n}": _fmt(last.grad_norm),
+        }
+        if self.losses:
+            row["final loss"] = _fmt(self.final_loss)
+        row["why"] = self.diagnosis.reason
+        return row
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Every scheme's run on one network, with the settings that built it."""
+
+    activation: str
+    depth: int
+    width: int
+    backend: str
+    batch: int
+    classes: int
+    seed: int
+    train_steps: int
+    lr: float
+    runs: tuple[SchemeRun, ...]
+
+    def __getitem__(self, label: str) -> SchemeRun:
+        for run in self.runs:
+            if run.label == label:
+                return run
+        raise KeyError(f"no scheme {label!r} in this probe; schemes: {', '.join(self.labels)}")
+
+    def __iter__(self) -> Iterator[SchemeRun]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The scheme labels, in run order."""
+        return tuple(run.label for run in self.runs)
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """label → verdict."""
+        return {run.label: run.verdict for run in self.runs}
+
+    @property
+    def final_losses(self) -> dict[str, float | None]:
+        """label → full-training-set loss after ``train_steps`` SGD steps (None when not trained)."""
+        return {run.label: run.final_loss for run in self.runs}
+
+    @property
+    def title(self) -> str:
+        """What was probed, in one line."""
+        text = (
+            f"winit probe: {self.depth} × {self.width} {self.activation} MLP on {self.backend}, "
+            f"batch {self.batch}, seed {self.seed}"
+        )
+        return text + (f", {self.train_steps} SGD steps (lr {self.lr:g})" if self.train_steps else "")
+
+    def _summary(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """Headers and rows of the summary; saturated/dead columns only where the activation has them."""
+        rows = [run.summary() for run in self.runs]
+        headers = tuple(
+            header
+            for header in rows[0]
+            if header not in ("saturated", "dead") or any(row[header] != "-" for row in rows)
+        )
+        return headers, [tuple(row[header] for header in headers) for row in rows]
+
+    def table(self, layers: bool = False) -> str:
+        """One summary row per scheme (verdict, first/last layer std and gradient); ``layers`` adds per-layer tables."""
+        headers, rows = self._summary()
+        parts = [self.title, text_table(headers, rows, _numeric(headers))]
+        if layers:
+            for run in self.runs:
+                parts.append(
+                    f"\n{run.label}: {run.verdict} ({run.diagnosis.reason})\n{run.diagnosis.table()}"
+                )
+        return "\n".join(parts)
+
+    def rich_table(self) -> Any:
+        """The summary as a ``rich.table.Table``, verdicts coloured, reasons as its caption (needs ``winit[cli]``)."""
+        from rich.markup import escape
+        from rich.table import Table
+
+        headers, rows = self._summary()
+        numeric = _numeric(headers)
+        # the reasons are long sentences: under the table they wrap at any width, in a column they crowd it
+        reasons = "\n".join(f"{escape(row[0])}: {escape(row[-1])}" for row in rows)
+        table = Table(
+            title=self.title, title_justify="left", caption=reasons, caption_justify="left",
+            box=None, padding=(0, 1), pad_edge=False, header_style="bold underline",
+        )  # fmt: skip
+        for header in headers[:-1]:
+            table.add_column(header, justify="right" if header in numeric else "left", no_wrap=True)
+        for row in rows:
+            style = "green" if row[1] == "healthy" else "red"
+            cells = [escape(cell) for cell in row[:-1]]
+            cells[1] = f"[{style}]{cells[1]}[/{style}]"
+            table.add_row(*cells)
+        return table
+
+    def plot(self, path: str | Path, *, max_layers: int = 6) -> Path:
+        """Write the figure (histograms per scheme, std and gradient vs depth, loss curves) to ``path``."""
+        from winit._plot import plot_probe
+
+        return plot_probe(self, path, max_layers=max_layers)
+
+
+def _numeric(headers: Sequence[str]) -> frozenset[str]:
+    """The right-aligned columns: every one but scheme, verdict and why."""
+    return frozenset(headers) - {"scheme", "verdict", "why"}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
+
+
+def parse_scheme(text: str) -> tuple[str, Scheme]:
+    """(label, Scheme) of a default label (``he``, ``N(0,0.01)``) or ``name[:key=value,...]`` (``normal:std=0.1``)."""
+    if not isinstance(text, str):
+        raise TypeError(f"a scheme spec must be a string, got {text!r}")
+    spec = text.strip()
+    if spec in DEFAULT_SCHEMES:
+        return spec, DEFAULT_SCHEMES[spec]
+    name, _, params = spec.partition(":")
+    scheme = get(name)
+    changes: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in params.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip() or not raw.strip():
+            raise ValueError(f"scheme parameter {item!r} in {text!r} is not key=value (e.g. stddev=0.01)")
+        try:
+            value: Any = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            value = raw.strip()  # a bare word such as relu or fan_out
+        changes[key.strip()] = value
+    return spec, scheme.with_(**changes) if changes else scheme
+
+
+def _resolve(schemes: Sequence[SchemeSpec] | Mapping[str, str | Scheme] | None) -> list[tuple[str, Scheme]]:
+    if schemes is None:
+        return list(DEFAULT_SCHEMES.items())
+    items: list[tuple[str, Scheme]] = []
+    entries = list(schemes.items()) if isinstance(schemes, Mapping) else list(schemes)
+    for entry in entries:
+        if isinstance(entry, Scheme):
+            items.append((entry.name, entry))
+        elif isinstance(entry, str):
+            items.append(parse_scheme(entry))
+        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str):
+            label, value = entry
+            items.append((label, value if isinstance(value, Scheme) else parse_scheme(value)[1]))
+        else:
+            raise TypeError(
+                f"schemes entries must be a scheme name, a winit.Scheme or a (label, scheme) pair; got {entry!r}"
+            )
+    if not items:
+        raise ValueError("schemes is empty; give at least one scheme (None probes the default cast)")
+    labels = [label for label, _ in items]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"scheme labels must be unique; repeated: {', '.join(duplicates)}")
+    return items
+
+
+def _judge(activation: str, x: np.ndarray, net_pass: Pass) -> Diagnosis:
+    """The diagnosis of one probe pass: per hidden layer stats and histograms, the verdict."""
+    input_std = float(np.std(x.astype(np.float64)))
+    layers, histograms = [], []
+    for index, (inp, out, grad) in enumerate(
+        zip(net_pass.inputs, net_pass.outputs, net_pass.weight_grads, strict=True), start=1
+    ):
+        layers.append(
+            layer_stats(
+                f"layer {index}",
+                activation,
+                out,
+                input_std=float(np.std(np.asarray(inp, dtype=np.float64))),
+                activation=activation,
+                grad=grad,
+            )
+        )
+        histograms.append(histogram(out))
+    return diagnosis(layers, input_std, net_pass.loss, histograms)
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, description: str) -> Iterator[Any]:
+    """A rich progress bar on stderr (hidden when stderr is not a terminal); yields ``advance(n)``."""
+    if not enabled:
+        yield lambda _=1: None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+    except ImportError:  # rich is the cli extra; without it the probe runs silently
+        yield lambda _=1: None
+        return
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def probe(
+    activation: str = "tanh",
+    *,
+    depth: int = 10,
+    width: int = 64,
+    backend: str = "numpy",
+    schemes: Sequence[SchemeSpec] | Mapping[str, str | Scheme] | None = None,
+    batch: int = 256,
+    classes: int = 4,
+    seed: int = 0,
+    train_steps: int = 0,
+    lr: float = 0.05,
+    progress: bool = False,
+) -> ProbeResult:
+    """Probe a ``depth`` × ``width`` ``activation`` MLP under each scheme: one batch forward/backward, one verdict each.
+
+    ``schemes``: default labels (``"N(0,0.01)"``, ``"he"``), ``"name:key=value"`` strings, Schemes,
+    (label, scheme) pairs or a {label: scheme} mapping; None probes :data:`DEFAULT_SCHEMES`.
+    ``train_steps`` > 0 trains each network with SGD (learning rate ``lr``, mini-batches of
+    ``batch`` from a set of 4·``batch`` samples) and records every step's loss and the final
+    full-set loss. ``progress`` shows a rich progress bar when stderr is a terminal.
+    """
+    activation = choice(
+        "activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS
+    )
+    backend_key = _BACKEND_ALIASES.get(backend, backend) if isinstance(backend, str) else backend
+    backend_key = choice("backend", backend_key, PROBE_BACKENDS)
+    depth = integer("depth", depth, minimum=1)
+    width = integer("width", width, minimum=2)
+    batch = integer("batch", batch, minimum=2)
+    classes = integer("classes", classes, minimum=2)
+    seed = integer("seed", seed, minimum=0)
+    train_steps = integer("train_steps", train_steps, minimum=0)
+    lr = real("lr", lr, positive=True)
+    items = _resolve(schemes)
+
+    data_x, data_y = synthetic_task(batch * _TRAIN_BATCHES, width, classes, seed)
+    x, y = data_x[:batch], data_y[:batch]
+    order = np.random.default_rng(seed + 1).permutation(len(data_x))
+    runs = []
+    with _progress(progress, len(items) * (1 + train_steps), f"probing {len(items)} schemes") as advance:
+        for label, scheme in items:
+            net = build(
+                backend_key, scheme, activation=activation, depth=depth, width=width,
+                in_features=width, classes=classes, seed=seed,
+            )  # fmt: skip
+            found = _judge(activation, x, net.run(x, y))
+            advance(1)
+            losses: list[float] = []
+            for step in range(train_steps):
+                start = (step * batch) % len(data_x)
+                rows = order[start : start + batch]
+                losses.append(net.sgd_step(data_x[rows], data_y[rows], lr))
+                advance(1)
+            final = net.loss(data_x, data_y) if train_steps else None
+            runs.append(SchemeRun(label, scheme, found, tuple(losses), final))
+    return ProbeResult(
+        activation, depth, width, backend_key, batch, classes, seed, train_steps, lr, tuple(runs)
+    )
+
+
+# -- command line --------------------------------------------------------------------------------------------
+#: argparse's status for bad arguments; bad values (unknown scheme, activation) exit the same way.
+EXIT_USAGE: Final = 2
+
+
+def add_probe_commands(subparsers: Any) -> None:
+    """Register ``probe`` and ``recommend`` on argparse ``subparsers``; each sets ``handler(args, out) -> int``."""
+    cmd = subparsers.add_parser(
+        "probe",
+        help="a deep MLP under each scheme: per-layer activations and gradients, a verdict per scheme",
+        description=(
+            "Build a deep MLP, initialize it with each scheme (fixed seeds), run one synthetic batch forward "
+            "and backward, and judge each scheme: symmetric, exploding, saturated, vanishing or healthy "
+            "(thresholds: pydoc winit.diagnose)."
+        ),
+        epilog="example: winit probe --activation tanh --depth 20 --plot probe.png",
+    )
+    cmd.add_argument("--activation", default="tanh", help=f"one of {', '.join(ACTIVATIONS)} (default: tanh)")
+    cmd.add_argument("--depth", type=int, default=10, help="hidden layers (default: 10)")
+    cmd.add_argument("--width", type=int, default=64, help="units per hidden layer (default: 64)")
+    cmd.add_argument("--batch", type=int, default=256, help="examples in the synthetic batch (default: 256)")
+    cmd.add_argument(
+        "--backend", default="numpy", help=f"one of {', '.join(PROBE_BACKENDS)} (default: numpy)"
+    )
+    cmd.add_argument(
+        "--schemes",
+        nargs="+",
+        metavar="SCHEME",
+        help=(
+            f"labels ({', '.join(DEFAULT_SCHEMES)}) or name[:key=value,...], e.g. random_normal:stddev=0.1 "
+            "he_uniform (default: all the labels)"
+        ),
+    )
+    cmd.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
+    cmd.add_argument("--train", type=int, default=0, metavar="STEPS", help="also train STEPS SGD steps")
+    cmd.add_argument("--lr", type=float, default=0.05, help="SGD learning rate for --train (default: 0.05)")
+    cmd.add_argument(
+        "--plot", metavar="FILE.png", help="write histograms, std/gradient vs depth (and losses)"
+    )
+    cmd.add_argument("--layers", action="store_true", help="also print every scheme's per-layer table")
+    cmd.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
+    cmd.set_defaults(handler=run_probe)
+
+    rec = subparsers.add_parser(
+        "recommend",
+        help="the scheme for an activation (He for the ReLU family, Glorot for tanh/sigmoid, LeCun for SELU)",
+        description="Name the initialization scheme suited to an activation, with its formula.",
+        epilog="example: winit recommend --activation relu",
+    )
+    rec.add_argument("--activation", required=True, help=f"one of {', '.join(RECOMMENDABLE)}")
+    rec.add_argument("--distribution", default="normal", help="normal or uniform (default: normal)")
+    rec.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
+    rec.set_defaults(handler=run_recommend)
+
+
+def _console(out: TextIO, plain: bool) -> Any:
+    """A rich Console on ``out``, or None for plain text (asked for, or rich missing)."""
+    if plain:
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(file=out, highlight=False, soft_wrap=False)
+
+
+def run_probe(args: argparse.Namespace, out: TextIO) -> int:
+    """``winit probe``: print the verdict table, optionally write the figure; 2 on a bad value."""
+    try:
+        result = probe(
+            args.activation,
+            depth=args.depth,
+            width=args.width,
+            backend=args.backend,
+            schemes=args.schemes,
+            batch=args.batch,
+            seed=args.seed,
+            train_steps=args.train,
+            lr=args.lr,
+            progress=True,
+        )
+    except (ValueError, TypeError) as error:
+        print(f"winit probe: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    console = _console(out, args.plain)
+    if console is None:
+        print(result.table(layers=args.layers), file=out)
+    else:
+        console.print(result.rich_table())
+        if args.layers:
+            for run in result:
+                console.print(
+                    run.diagnosis.rich_table(f"{run.label}: {run.verdict} ({run.diagnosis.reason})")
+                )
+    if args.plot:
+        path = result.plot(args.plot)
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def run_recommend(args: argparse.Namespace, out: TextIO) -> int:
+    """``winit recommend --activation NAME``: the scheme name and its formula; 2 on a bad value."""
+    try:
+        name = recommend(args.activation, args.distribution)
+    except (ValueError, TypeError) as error:
+        print(f"winit recommend: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    rows = [("activation", args.activation.lower()), ("scheme", name), ("formula", get(name).description)]
+    console = _console(out, args.plain)
+    if console is None:
+        width = max(len(label) for label, _ in rows)
+        for label, text in rows:
+            print(f"{label.ljust(width)}  {text}", file=out)
+        return 0
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"winit recommend --activation {escape(args.activation)}", title_justify="left")
+    table.add_column("quantity", style="bold")
+    table.add_column("value")
+    for label, text in rows:
+        table.add_row(label, escape(text))
+    console.print(table)
+    return 0

@@ -1,0 +1,448 @@
+"""Per-layer statistics of one forward/backward pass and a verdict on the initialization that produced it.
+
+Framework-neutral: every number is computed with NumPy from the arrays a backend hands over, so the
+``winit probe`` MLP (any backend) and :func:`diagnose_torch` (``winit.torch.diagnose``, a user's own
+model) share one table and one set of thresholds.
+
+Per layer: the output's mean and std over all its entries; the fraction **saturated** (tanh:
+``|h| > 0.99``; sigmoid: ``h < 0.01`` or ``h > 0.99``); the fraction of **dead** units (ReLU: a unit
+that is exactly 0 for every example of the batch); the Frobenius norm of the layer's weight
+gradient; and whether its units are **identical** (every unit's output equals the first unit's to
+``SYMMETRY_RTOL = 1e-6`` of the layer's largest magnitude, over the whole batch). A *unit* is a
+column of a 2-D output (batch, features) and a channel (axis 1) of a convolution's output.
+
+The verdict is the first rule that fires, in this order (``input std`` is the std of the data fed
+to the network; ratios compare like with like, so they do not depend on the data's scale):
+
+1. ``symmetric``  some layer with ≥ 2 units has identical units although its input did not vanish
+   (its input std ≥ ``VANISHING_RATIO`` · input std): the weights give every unit the same
+   function, so gradients cannot tell them apart (zeros, any constant).
+2. ``exploding``  a non-finite activation, gradient or loss, or the last layer's std
+   > ``EXPLODING_RATIO = 1e2`` · input std (N(0, 1) on ReLU).
+3. ``saturated``  the saturated fraction, averaged over the layers, > ``SATURATED_FRACTION = 0.1``
+   (tanh/sigmoid pushed onto their flat tails: N(0, 1) on tanh; healthy tanh nets stay near 0%).
+4. ``exploding``  the first layer's weight gradient is > ``GRADIENT_RATIO = 1e3`` times the last
+   layer's (checked after saturation, which is the cause when both fire).
+5. ``vanishing``  the last layer's std < ``VANISHING_RATIO = 1e-2`` · input std (small N(0, 0.01)
+   weights shrink the signal layer by layer); or some layer has > ``DEAD_FRACTION = 0.5`` of its
+   units dead; or the first layer's weight gradient is < 1/``GRADIENT_RATIO`` times the last
+   layer's (deep sigmoid nets, whatever the init: σ' ≤ 1/4).
+6. ``healthy``   none of the above.
+
+"Last layer" is the deepest layer that has statistics (the last hidden layer of the probe MLP; the
+last leaf module called, usually the classifier, for :func:`diagnose_torch`). The gradient rule
+compares the first and the last layer that have a weight gradient. A layer whose output is
+deliberately all zero (Fixup's or ReZero's zero-initialized last layer of a residual branch) is
+reported ``symmetric``: its units are identical at the start, even though the gradient breaks that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; torch is imported inside diagnose_torch
+    import torch
+
+#: relative tolerance for "identical units": max |unit_j − unit_0| ≤ SYMMETRY_RTOL · max |h|.
+SYMMETRY_RTOL: Final = 1e-6
+#: last-layer std below this times the input std: the signal vanished.
+VANISHING_RATIO: Final = 1e-2
+#: last-layer std above this times the input std: the signal exploded.
+EXPLODING_RATIO: Final = 1e2
+#: first/last layer weight-gradient norm beyond this factor (either way): gradients explode or vanish.
+GRADIENT_RATIO: Final = 1e3
+#: mean saturated fraction over the layers above this: saturated.
+SATURATED_FRACTION: Final = 0.1
+#: a layer with more than this fraction of dead ReLU units: vanishing.
+DEAD_FRACTION: Final = 0.5
+#: tanh outputs beyond ±TANH_SATURATION are saturated (tanh' = 1 − h² < 0.02).
+TANH_SATURATION: Final = 0.99
+#: sigmoid outputs outside [SIGMOID_SATURATION, 1 − SIGMOID_SATURATION] are saturated (σ' < 0.0099).
+SIGMOID_SATURATION: Final = 0.01
+
+VERDICTS: Final[tuple[str, ...]] = ("symmetric", "exploding", "saturated", "vanishing", "healthy")
+#: activations whose saturation or dead units are measured (others report "-").
+SATURATING: Final[tuple[str, ...]] = ("tanh", "sigmoid")
+RECTIFYING: Final[tuple[str, ...]] = ("relu",)
+
+_HEADERS: Final = ("layer", "kind", "units", "mean", "std", "saturated", "dead", "grad norm", "identical")
+_NUMERIC: Final = frozenset({"units", "mean", "std", "saturated", "dead", "grad norm"})
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Statistics of one layer's output (and its weight gradient) for one batch."""
+
+    name: str
+    kind: str
+    units: int
+    mean: float
+    std: float
+    input_std: float
+    saturated: float | None = None
+    dead: float | None = None
+    grad_norm: float | None = None
+    identical: bool = False
+    finite: bool = True
+
+    def cells(self) -> tuple[str, ...]:
+        """The row as table cells, in the column order of :meth:`Diagnosis.table`."""
+        return (
+            self.name,
+            self.kind,
+            str(self.units),
+            _number(self.mean),
+            _number(self.std),
+            "-" if self.saturated is None else f"{self.saturated:.0%}",
+            "-" if self.dead is None else f"{self.dead:.0%}",
+            "-" if self.grad_norm is None else _number(self.grad_norm),
+            "yes" if self.identical else "no",
+        )
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The per-layer statistics of one pass, the verdict they lead to and the rule that decided it."""
+
+    layers: tuple[LayerStats, ...]
+    verdict: str
+    reason: str
+    input_std: float
+    loss: float = math.nan
+    histograms: tuple[tuple[np.ndarray, np.ndarray], ...] = field(default=(), compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.table()}\nverdict: {self.verdict} ({self.reason})"
+
+    def table(self) -> str:
+        """Per-layer statistics as a plain-text table, one row per layer."""
+        return text_table(_HEADERS, [layer.cells() for layer in self.layers], _NUMERIC)
+
+    def rich_table(self, title: str | None = None) -> Any:
+        """Per-layer statistics as a ``rich.table.Table`` (needs rich: ``pip install 'winit[cli]'``)."""
+        table = new_rich_table(_HEADERS, _NUMERIC, title or f"verdict: {self.verdict} ({self.reason})")
+        from rich.markup import escape
+
+        for layer in self.layers:
+            table.add_row(*(escape(cell) for cell in layer.cells()))
+        return table
+
+    @property
+    def std_profile(self) -> tuple[float, ...]:
+        """Each layer's output std, first layer first."""
+        return tuple(layer.std for layer in self.layers)
+
+    @property
+    def grad_profile(self) -> tuple[float, ...]:
+        """Each layer's weight-gradient norm (NaN where the layer has none), first layer first."""
+        return tuple(math.nan if layer.grad_norm is None else layer.grad_norm for layer in self.layers)
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
+
+
+def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: frozenset[str]) -> str:
+    """A plain-text table: numeric columns right-aligned, the rest left-aligned, a dashed rule under the header."""
+    body = [tuple(headers), *(tuple(row) for row in rows)]
+    widths = [max(len(row[i]) for row in body) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = (
+            cell.rjust(width) if header in numeric else cell.ljust(width)
+            for cell, width, header in zip(row, widths, headers, strict=True)
+        )
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(body[0]), "  ".join("-" * w for w in widths), *(line(row) for row in body[1:])])
+
+
+def new_rich_table(headers: Sequence[str], numeric: frozenset[str], title: str | None) -> Any:
+    """An empty ``rich.table.Table`` with ``headers`` (numeric ones right-justified); ImportError names the extra."""
+    try:
+        from rich.table import Table
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("rich tables need rich: pip install 'winit[cli]'") from error
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header, justify="right" if header in numeric else "left")
+    return table
+
+
+def _units_view(output: np.ndarray, unit_axis: int) -> np.ndarray:
+    """``output`` as a (samples, units) matrix: the unit axis last, every other axis flattened into rows."""
+    if output.ndim == 0:
+        return output.reshape(1, 1)
+    if output.ndim == 1:
+        return output.reshape(-1, 1)
+    moved = np.moveaxis(output, unit_axis, -1)
+    return moved.reshape(-1, moved.shape[-1])
+
+
+def units_identical(output: np.ndarray, unit_axis: int = -1, rtol: float = SYMMETRY_RTOL) -> bool:
+    """True when every unit equals unit 0 on every sample: max |h_j − h_0| ≤ rtol · max |h| (needs ≥ 2 units)."""
+    matrix = _units_view(np.asarray(output, dtype=np.float64), unit_axis)
+    if matrix.shape[1] < 2:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):
+        first = matrix[:, :1]
+        # inf == inf counts as equal (a constant init can overflow every unit the same way); NaN never does.
+        spread = np.where(matrix == first, 0.0, np.abs(matrix - first))
+        scale = np.max(np.abs(np.where(np.isfinite(matrix), matrix, 0.0)), initial=0.0)
+        return bool(np.all(spread <= rtol * scale))
+
+
+def layer_stats(
+    name: str,
+    kind: str,
+    output: np.ndarray,
+    *,
+    input_std: float,
+    activation: str | None = None,
+    grad: np.ndarray | None = None,
+    unit_axis: int = -1,
+) -> LayerStats:
+    """Statistics of one layer's ``output`` (float64 maths); ``activation`` picks the saturation/dead measure."""
+    values = np.asarray(output, dtype=np.float64)
+    finite = bool(np.all(np.isfinite(values)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean, std = float(np.mean(values)), float(np.std(values))
+    saturated = dead = None
+    if activation == "tanh":
+        saturated = float(np.mean(np.abs(values) > TANH_SATURATION))
+    elif activation == "sigmoid":
+        saturated = float(np.mean((values < SIGMOID_SATURATION) | (values > 1.0 - SIGMOID_SATURATION)))
+    elif activation in RECTIFYING:
+        dead = float(np.mean(np.all(_units_view(values, unit_axis) == 0.0, axis=0)))
+    grad_norm = None
+    if grad is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            grad_norm = float(np.linalg.norm(np.asarray(grad, dtype=np.float64).ravel()))
+        finite = finite and math.isfinite(grad_norm)
+    units = _units_view(values, unit_axis).shape[1]
+    return LayerStats(
+        name=name,
+        kind=kind,
+        units=units,
+        mean=mean,
+        std=std,
+        input_std=float(input_std),
+        saturated=saturated,
+        dead=dead,
+        grad_norm=grad_norm,
+        identical=units_identical(values, unit_axis),
+        finite=finite,
+    )
+
+
+def histogram(output: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, edges) of the finite entries of ``output``, over their own range (an empty one if none are finite)."""
+    values = np.asarray(output, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.zeros(bins, dtype=np.int64), np.linspace(-1.0, 1.0, bins + 1)
+    counts, edges = np.histogram(values, bins=bins)
+    return counts, edges
+
+
+def verdict(layers: Sequence[LayerStats], input_std: float, loss: float = math.nan) -> tuple[str, str]:
+    """(verdict, reason): the first rule of the module docstring that fires for these layers."""
+    if not layers:
+        raise ValueError("no layer statistics to judge: the model recorded no layer output")
+    floor = VANISHING_RATIO * input_std
+    for layer in layers:
+        if layer.units >= 2 and layer.identical and layer.input_std >= floor:
+            return "symmetric", f"{_where(layer)}: all {layer.units} units identical"
+    bad = [_where(layer) for layer in layers if not layer.finite]
+    if bad or math.isinf(loss):
+        where = bad[0] if bad else "the loss"
+        return "exploding", f"non-finite values in {where}"
+    last = layers[-1]
+    if last.std > EXPLODING_RATIO * input_std:
+        return (
+            "exploding",
+            f"{_where(last)} std {last.std:.3g} > {EXPLODING_RATIO:g} × input std {input_std:.3g}",
+        )
+    measured = [layer.saturated for layer in layers if layer.saturated is not None]
+    if measured and float(np.mean(measured)) > SATURATED_FRACTION:
+        return "saturated", f"{float(np.mean(measured)):.0%} of activations saturated (mean over layers)"
+    ratio = _gradient_ratio(layers)
+    if ratio is not None and ratio[0] > GRADIENT_RATIO:
+        return "exploding", f"{ratio[1]} weight gradient {ratio[0]:.3g}× {ratio[2]}'s"
+    if last.std < floor:
+        return (
+            "vanishing",
+            f"{_where(last)} std {last.std:.3g} < {VANISHING_RATIO:g} × input std {input_std:.3g}",
+        )
+    for layer in layers:
+        if layer.dead is not None and layer.dead > DEAD_FRACTION:
+            return "vanishing", f"{_where(layer)}: {layer.dead:.0%} of units dead"
+    if ratio is not None and ratio[0] < 1.0 / GRADIENT_RATIO:
+        return "vanishing", f"{ratio[1]} weight gradient {ratio[0]:.3g}× {ratio[2]}'s"
+    return "healthy", f"{_where(last)} std {last.std:.3g}, input std {input_std:.3g}"
+
+
+def _where(layer: LayerStats) -> str:
+    return f"{layer.name} ({layer.kind})"
+
+
+def _gradient_ratio(layers: Sequence[LayerStats]) -> tuple[float, str, str] | None:
+    """(‖∇W_first‖ / ‖∇W_last‖, first name, last name) over the layers with a weight gradient; None if < 2."""
+    with_grad = [layer for layer in layers if layer.grad_norm is not None]
+    if len(with_grad) < 2:
+        return None
+    first, last = with_grad[0], with_grad[-1]
+    assert first.grad_norm is not None and last.grad_norm is not None
+    if last.grad_norm == 0.0:
+        return None  # no gradient reaches the top: nothing to compare (zeros init, caught as symmetric)
+    return first.grad_norm / last.grad_norm, _where(first), _where(last)
+
+
+def diagnosis(
+    layers: Sequence[LayerStats],
+    input_std: float,
+    loss: float = math.nan,
+    histograms: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+) -> Diagnosis:
+    """Bundle ``layers`` with their verdict (see :func:`verdict`)."""
+    decided, reason = verdict(layers, input_std, loss)
+    return Diagnosis(tuple(layers), decided, reason, float(input_std), float(loss), tuple(histograms))
+
+
+# -- torch: hooks on every leaf module ------------------------------------------------------------------------
+#: torch module class name → the activation whose saturation or dead units its output is measured for.
+_TORCH_ACTIVATIONS: Final = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu", "ReLU6": "relu"}
+#: layers whose units are features on the last axis (everything else ≥ 3-D is channels-first, axis 1).
+_TORCH_LAST_AXIS: Final = ("Linear", "Bilinear", "Embedding", "EmbeddingBag", "LayerNorm", "RMSNorm")
+#: element-wise layers: their units are the units of whatever produced their input.
+_TORCH_ELEMENTWISE: Final = (
+    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
+    "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "AlphaDropout", "Identity",
+)  # fmt: skip
+
+
+def _first_tensor(value: Any, torch: Any, *, floating: bool = False) -> Any:
+    """The first tensor in ``value`` (a tensor, or a tuple/list/dict holding some); None if there is none."""
+    if isinstance(value, torch.Tensor):
+        return value if not floating or value.is_floating_point() else None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+    for item in items:
+        found = _first_tensor(item, torch, floating=floating)
+        if found is not None:
+            return found
+    return None
+
+
+def _tensor_std(tensor: Any) -> float:
+    return float(tensor.detach().double().std(correction=0)) if tensor.numel() else 0.0
+
+
+def diagnose_torch(
+    model: torch.nn.Module,
+    inputs: Any,
+    loss_fn: Callable[[Any], torch.Tensor] | None = None,
+    *,
+    seed: int = 0,
+) -> Diagnosis:
+    """Hook every leaf module of ``model``, run ``inputs`` forward and backward once, and judge the init.
+
+    ``inputs``: a tensor, a tuple/list of positional arguments or a dict of keyword arguments.
+    ``loss_fn(output) -> scalar``; the default is ⟨output, r⟩ averaged over the batch with
+    r ~ N(0, 1) drawn once from ``seed``: a label-free error signal of unit size, so each weight
+    gradient shows how the model carries it back. Gradients come from ``torch.autograd.grad``, so
+    parameters' ``.grad`` stay untouched; the model's train/eval mode is left as it is. Per leaf
+    module (in call order): output mean/std, saturation (Tanh, Sigmoid), dead units (ReLU), the norm
+    of the module's ``weight`` gradient and identical units (channels of a ≥ 3-D output, features
+    after Linear/Embedding/LayerNorm); the verdict follows the rules in this module's docstring.
+    Activations applied as functions (``F.relu``) are not modules, so they have no row of their own.
+    """
+    import torch
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"diagnose needs a torch.nn.Module, got {type(model).__name__}")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable output -> scalar tensor or None, got {loss_fn!r}")
+    leaves = [(name or type(module).__name__, module) for name, module in model.named_modules()
+              if next(module.children(), None) is None]  # fmt: skip
+    if isinstance(inputs, dict):
+        args, kwargs = (), dict(inputs)
+    else:
+        args, kwargs = (tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)), {}
+    data = _first_tensor((args, kwargs), torch, floating=True)
+    input_std = _tensor_std(data) if data is not None else 1.0
+
+    calls: list[tuple[str, Any, Any, float]] = []  # (name, module, output, input std)
+    counts: dict[str, int] = {}
+
+    def record(name: str) -> Callable[..., None]:
+        def hook(module: Any, hook_inputs: Any, output: Any) -> None:
+            tensor = _first_tensor(output, torch, floating=True)
+            if tensor is None:
+                return
+            counts[name] = counts.get(name, 0) + 1
+            label = name if counts[name] == 1 else f"{name}#{counts[name]}"
+            source = _first_tensor(hook_inputs, torch, floating=True)
+            calls.append((label, module, tensor, input_std if source is None else _tensor_std(source)))
+
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in leaves]
+    try:
+        with torch.enable_grad():
+            output = model(*args, **kwargs)
+            if loss_fn is None:
+                result = _first_tensor(output, torch, floating=True)
+                if result is None:
+                    raise ValueError("the model returned no floating-point tensor; pass loss_fn=")
+                generator = torch.Generator(device=result.device).manual_seed(seed)
+                direction = torch.randn(
+                    result.shape, generator=generator, device=result.device, dtype=result.dtype
+                )
+                loss = (result * direction).sum() / max(result.shape[0] if result.ndim else 1, 1)
+            else:
+                loss = loss_fn(output)
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise ValueError(f"loss_fn must return a scalar tensor, got {loss!r}")
+            weights = {id(m): m.weight for _, m, _, _ in calls
+                       if isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.requires_grad}  # fmt: skip
+            grads = (
+                torch.autograd.grad(loss, list(weights.values()), allow_unused=True, retain_graph=False)
+                if weights and loss.requires_grad
+                else ()
+            )
+    finally:
+        for handle in handles:
+            handle.remove()
+    grad_of = dict(zip(weights, grads, strict=False))
+
+    layers, histograms = [], []
+    axes: list[tuple[tuple[int, ...], int]] = []
+    for label, module, tensor, source_std in calls:
+        kind = type(module).__name__
+        shape = tuple(tensor.shape)
+        if kind in _TORCH_LAST_AXIS or tensor.ndim <= 2:
+            unit_axis = -1
+        elif kind in _TORCH_ELEMENTWISE and axes and axes[-1][0] == shape:
+            unit_axis = axes[-1][1]
+        else:
+            unit_axis = 1
+        axes.append((shape, unit_axis))
+        grad = grad_of.get(id(module))
+        values = tensor.detach().float().cpu().numpy()
+        layers.append(
+            layer_stats(
+                label, kind, values, input_std=source_std, activation=_TORCH_ACTIVATIONS.get(kind),
+                grad=None if grad is None else grad.detach().double().cpu().numpy(), unit_axis=unit_axis,
+            )
+        )  # fmt: skip
+        histograms.append(histogram(values))
+    return diagnosis(layers, input_std, float(loss.detach()), histograms)
