@@ -37,9 +37,14 @@ class TorchAdapter:
     def device(self, device: object) -> torch.device:
         if device is None:
             return torch.get_default_device()
-        if not isinstance(device, (str, int, torch.device)):
+        if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
             raise TypeError(f"torch device must be a str, int or torch.device, got {device!r}")
-        return torch.device(device)
+        try:
+            resolved = torch.device(device)
+            torch.empty(0, device=resolved)  # an unavailable backend (cuda on a CPU build) fails here
+        except (RuntimeError, AssertionError) as error:
+            raise ValueError(f"torch device {device!r} is not usable here: {error}") from error
+        return resolved
 
     def generator(self, seed: object, device: torch.device) -> torch.Generator:
         if isinstance(seed, torch.Generator):

@@ -72,6 +72,8 @@ def _native_dtype(backend: str, name: str) -> Any:
 def _skip_jax_float64(backend: str, dtype: str) -> None:
     if backend == "jax" and dtype == "float64":
         pytest.skip("JAX float64 needs x64 mode; covered in a subprocess by test_jax_float64_with_x64")
+    if backend == "numpy" and dtype == "bfloat16":
+        pytest.importorskip("ml_dtypes", reason="NumPy's bfloat16 comes from ml_dtypes")
 
 
 # -- dtypes and native types ---------------------------------------------------------------------

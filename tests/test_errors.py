@@ -218,6 +218,21 @@ def test_numpy_device_must_be_cpu(device: str) -> None:
         winit.init("glorot_uniform", (3, 3), backend="numpy", device=device)
 
 
+@pytest.mark.parametrize("device", ["bogus", "cuda:0"])
+def test_unusable_torch_device_is_a_value_error(device: str) -> None:
+    torch = pytest.importorskip("torch")
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match=rf"torch device '{device}' is not usable here"):
+        winit.init("glorot_uniform", (3, 3), backend="torch", device=device)
+
+
+def test_torch_device_of_wrong_type_is_a_type_error() -> None:
+    pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"torch device must be .* got 1\.5"):
+        winit.init("glorot_uniform", (3, 3), backend="torch", device=1.5)
+
+
 def test_jax_float64_without_x64_is_a_type_error() -> None:
     jax = pytest.importorskip("jax")
     if jax.config.jax_enable_x64:
