@@ -93,6 +93,13 @@ def test_dtype_name_is_honoured(backend: str, scheme: str, shape: tuple[int, ...
         assert values.std() > 0  # actually random, not a constant fill
 
 
+@pytest.mark.parametrize("scalar_type", [np.float16, np.float32, np.float64])
+def test_numpy_scalar_type_classes_are_dtypes(backend: str, scalar_type: type) -> None:
+    name = np.dtype(scalar_type).name
+    _skip_jax_float64(backend, name)
+    assert _dtype_name(winit.init("he_normal", (3, 3), backend=backend, dtype=scalar_type, seed=0)) == name
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_native_dtype_objects_are_honoured(backend: str, dtype: str) -> None:
     _skip_jax_float64(backend, dtype)

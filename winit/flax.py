@@ -1,0 +1,355 @@
+"""Flax/JAX front door: ``jax.nn.initializers``-style builders whose ``init(key, shape, dtype)`` winit draws.
+
+Each builder has the name and arguments of its ``jax.nn.initializers`` namesake and realizes the law JAX
+gives that name (so ``he_normal`` is JAX's truncated normal with the 0.8796 correction, not PyTorch's
+untruncated one), resolved by winit's spec layer in the flax layout (*kernel, in, out) and sampled by the
+JAX adapter; for the same key the values equal JAX's bit for bit. :func:`initializer` gives the same
+for any winit scheme under winit's own definition. Every ``init`` is pure ``jax.random``/``jax.numpy``
+work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
+
+    flax.linen.Dense(64, kernel_init=winit.flax.he_normal())
+    flax.nnx.Linear(8, 64, kernel_init=winit.flax.initializer("he_normal", mode="fan_out"), rngs=rngs)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("winit.flax needs JAX: pip install 'winit[flax]'") from error
+
+from winit._fans import AxisSpec, _axes
+from winit._laws import Constant, Dirac, Identity
+from winit._registry import get
+from winit._schemes import Scheme
+from winit._validate import integer, shape_tuple
+from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
+from winit.backends.jax import ADAPTER
+
+__all__ = [
+    "Initializer",
+    "constant",
+    "delta_orthogonal",
+    "dirac",
+    "eye",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "initializer",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "ones",
+    "ones_init",
+    "orthogonal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+    "zeros_init",
+]
+
+#: the flax layout's default in/out axes, i.e. jax.nn.initializers' in_axis=-2, out_axis=-1.
+_IN_AXIS, _OUT_AXIS = -2, -1
+#: laws that draw no random numbers, so a missing key is harmless (jax's zeros/ones/constant ignore it).
+_KEYLESS = (Constant, Identity, Dirac)
+
+
+class Initializer(Protocol):
+    """``init(key, shape, dtype=<builder's dtype>, out_sharding=None) -> jax.Array``, as jax.nn.initializers."""
+
+    def __call__(
+        self, key: Any, shape: Sequence[int], dtype: Any = ..., out_sharding: Any = None
+    ) -> jax.Array: ...
+
+
+def _float_dtype(dtype: Any) -> Any:
+    """``dtype`` as a floating JAX dtype; None is JAX's default float (float64 only with x64 on)."""
+    if dtype is None:
+        return jax.dtypes.canonicalize_dtype(float)
+    try:
+        canonical = jnp.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(
+            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {', '.join(FLOAT_DTYPES)}"
+        ) from error
+    dtype_name(canonical)  # TypeError naming the accepted dtypes for int, bool, complex
+    return canonical
+
+
+def _plan_axes(
+    dims: tuple[int, ...], in_axis: AxisSpec, out_axis: AxisSpec, batch_axis: AxisSpec
+) -> dict[str, Any]:
+    """JAX's in/out/batch axes as the disjoint axes winit's fans take, giving the same fans."""
+    if (
+        isinstance(in_axis, int)
+        and isinstance(out_axis, int)
+        and (in_axis, out_axis) == (_IN_AXIS, _OUT_AXIS)
+    ):
+        # the flax layout's own axes; letting the layout pick them also gives 0-D/1-D shapes (biases)
+        # Keras' fans (1, 1)/(n, n) instead of an out-of-range -2
+        return {"in_axis": None, "out_axis": None, "batch_axis": batch_axis}
+    ins = _axes("in_axis", in_axis, len(dims), dims)
+    outs = _axes("out_axis", out_axis, len(dims), dims)
+    # JAX takes fan_in = Π(shape)/(Π out·Π batch), so an axis named both in and out counts in neither
+    # fan, like a batch axis; Flax's Embed default, variance_scaling(1, "fan_in", "normal", out_axis=0),
+    # relies on it.
+    shared = tuple(axis for axis in ins if axis in outs)
+    return {
+        "in_axis": tuple(axis for axis in ins if axis not in shared),
+        "out_axis": tuple(axis for axis in outs if axis not in shared),
+        "batch_axis": (*_axes("batch_axis", batch_axis, len(dims), dims), *shared),
+    }
+
+
+def _build(
+    spec: Scheme,
+    name: str,
+    *,
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+) -> Initializer:
+    """An ``init(key, shape, dtype)`` that plans ``spec`` for each shape in the flax layout and samples it."""
+    default_dtype = None if dtype is None else _float_dtype(dtype)
+
+    def init(
+        key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
+    ) -> jax.Array:
+        if out_sharding is not None:
+            raise NotImplementedError(
+                "winit.flax initializers take no out_sharding; shard the result with "
+                "jax.jit(init, static_argnums=1, out_shardings=...) instead"
+            )
+        dims = shape_tuple(shape)
+        native = _float_dtype(dtype)
+        if math.prod(dims) == 0:
+            return jnp.zeros(dims, native)  # nothing to draw: every law agrees on an empty array
+        plan = spec.plan(dims, "flax", **_plan_axes(dims, in_axis, out_axis, batch_axis))
+        if key is None and not isinstance(plan.law, _KEYLESS):
+            raise TypeError(
+                f"{name} draws random numbers and needs a JAX key (jax.random.key(seed)), got None"
+            )
+        result: jax.Array = realize(ADAPTER, plan, seed=key, dtype=native)
+        return result
+
+    init.__qualname__ = f"{name}.<locals>.init"
+    init.__doc__ = f"{name}: {spec.description}"
+    return init
+
+
+def initializer(
+    scheme: str | Scheme,
+    *,
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    **params: Any,
+) -> Initializer:
+    """``init(key, shape, dtype)`` drawing winit ``scheme`` (with ``params`` changed) in the flax layout."""
+    spec = get(scheme)
+    if params:
+        spec = spec.with_(**params)
+    return _build(spec, spec.name, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+
+
+# -- constants ---------------------------------------------------------------------------------------
+def zeros(key: Any, shape: Sequence[int], dtype: Any = None, out_sharding: Any = None) -> jax.Array:
+    """Every element 0 (``key`` is ignored), as jax.nn.initializers.zeros."""
+    return _ZEROS(key, shape, dtype, out_sharding)
+
+
+def ones(key: Any, shape: Sequence[int], dtype: Any = None, out_sharding: Any = None) -> jax.Array:
+    """Every element 1 (``key`` is ignored), as jax.nn.initializers.ones."""
+    return _ONES(key, shape, dtype, out_sharding)
+
+
+def zeros_init() -> Initializer:
+    """Flax's ``zeros_init()``: the :func:`zeros` initializer."""
+    return zeros
+
+
+def ones_init() -> Initializer:
+    """Flax's ``ones_init()``: the :func:`ones` initializer."""
+    return ones
+
+
+def constant(value: float, dtype: Any = None) -> Initializer:
+    """Every element = ``value``, as jax.nn.initializers.constant."""
+    return _build(get("constant").with_(value=value), "constant", dtype=dtype)
+
+
+# -- fixed-parameter random laws ---------------------------------------------------------------------
+def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
+    """U[0, scale) (one-sided, as jax.nn.initializers.uniform)."""
+    return _build(get("random_uniform").with_(minval=0.0, maxval=scale), "uniform", dtype=dtype)
+
+
+def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
+    """N(0, stddev²), as jax.nn.initializers.normal."""
+    return _build(get("random_normal").with_(mean=0.0, stddev=stddev), "normal", dtype=dtype)
+
+
+def truncated_normal(
+    stddev: float = 1e-2, dtype: Any = None, lower: float = -2.0, upper: float = 2.0
+) -> Initializer:
+    """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers')."""
+    spec = get("truncated_normal").with_(mean=0.0, stddev=stddev, lower=lower, upper=upper)
+    return _build(spec, "truncated_normal", dtype=dtype)
+
+
+# -- variance scaling and its named cases ------------------------------------------------------------
+def variance_scaling(
+    scale: float,
+    mode: str,
+    distribution: str,
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+) -> Initializer:
+    """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std)."""
+    spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
+    return _build(
+        spec, "variance_scaling", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
+
+
+def _named(scale: float, mode: str, distribution: str, name: str, axes: dict[str, Any]) -> Initializer:
+    spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
+    return _build(spec, name, **axes)
+
+
+def glorot_uniform(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform")."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes)
+
+
+def glorot_normal(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal")."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes)
+
+
+def he_uniform(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(2.0, "fan_in", "uniform", "he_uniform", axes)
+
+
+def he_normal(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal")."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes)
+
+
+def lecun_uniform(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform")."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes)
+
+
+def lecun_normal(
+    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+) -> Initializer:
+    """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default)."""
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes)
+
+
+xavier_uniform = glorot_uniform
+xavier_normal = glorot_normal
+kaiming_uniform = he_uniform
+kaiming_normal = he_normal
+
+
+# -- structured ----------------------------------------------------------------------------------------
+def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None) -> Initializer:
+    """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal."""
+    spec = get("orthogonal").with_(gain=scale)
+    column_axis = integer("column_axis", column_axis)
+    default_dtype = None if dtype is None else _float_dtype(dtype)
+
+    def init(
+        key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
+    ) -> jax.Array:
+        dims = shape_tuple(shape)
+        if len(dims) < 2:
+            raise ValueError(f"orthogonal needs a shape of at least 2 dimensions, got {dims}")
+        if not -len(dims) <= column_axis < len(dims):
+            raise ValueError(f"column_axis={column_axis} is out of range for shape {dims}")
+        # The law only reads the column (out) axis; any other axis serves as the plan's in axis.
+        other = -1 if column_axis % len(dims) != len(dims) - 1 else -2
+        planned = _build(spec, "orthogonal", in_axis=other, out_axis=column_axis)
+        return planned(key, dims, dtype, out_sharding)
+
+    init.__qualname__ = "orthogonal.<locals>.init"
+    return init
+
+
+def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None) -> Initializer:
+    """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in."""
+    tap = orthogonal(scale, column_axis)
+    default_dtype = None if dtype is None else _float_dtype(dtype)
+
+    def init(
+        key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
+    ) -> jax.Array:
+        dims = shape_tuple(shape)
+        if len(dims) not in (3, 4, 5):
+            raise ValueError(f"delta_orthogonal needs a 3-, 4- or 5-D kernel (*kernel, in, out), got {dims}")
+        if dims[-1] < dims[-2]:
+            raise ValueError(f"delta_orthogonal needs out >= in (shape[-1] >= shape[-2]), got {dims}")
+        native = _float_dtype(dtype)
+        matrix = tap(key, dims[-2:], native, out_sharding)
+        # JAX's centre tap is (k − 1)//2 (torch's dirac uses k//2; they differ for even kernels).
+        centre = tuple((k - 1) // 2 for k in dims[:-2])
+        return zeros(None, dims, native).at[centre].set(matrix)
+
+    init.__qualname__ = "delta_orthogonal.<locals>.init"
+    return init
+
+
+def identity(gain: float = 1.0, dtype: Any = None) -> Initializer:
+    """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none)."""
+    return _build(get("identity").with_(gain=gain), "identity", dtype=dtype)
+
+
+eye = identity
+
+
+def dirac(
+    groups: int = 1, gain: float = 1.0, in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS,
+    dtype: Any = None,
+) -> Initializer:  # fmt: skip
+    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none)."""
+    spec = get("dirac").with_(groups=groups, gain=gain)
+    return _build(spec, "dirac", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
+
+
+_ZEROS = _build(get("zeros"), "zeros")
+_ONES = _build(get("ones"), "ones")
