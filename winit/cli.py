@@ -15,9 +15,9 @@ from typing import Any, Final, TextIO
 
 from winit._api import plan
 from winit._fans import LAYOUTS
+from winit._probe import add_probe_commands
 from winit._registry import ALIASES, SCHEMES, schemes
 from winit._schemes import Plan
-from winit._probe import add_probe_commands
 
 #: argparse exits with 2 on bad arguments; bad values (unknown scheme, layout, parameter) do the same.
 EXIT_USAGE: Final = 2
