@@ -41,7 +41,7 @@ def test_readme_has_exactly_two_setup_commands() -> None:
         assert " -c constraints.txt " in command
         assert "\n" not in command
     assert '-e ".[all]"' in main_job
-    assert ".venv/bin/winit explain glorot_uniform --shape 10 5" in main_job
+    assert main_job.endswith(".venv/bin/winit probe --activation tanh --depth 20 --plot probe.png")
     assert '-e ".[all,test]"' in test_suite
     assert test_suite.endswith(".venv/bin/python -m pytest")
 
