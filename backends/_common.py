@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
+import numpy as np
+
 from winit._laws import (
     Constant,
     Dirac,
@@ -38,6 +40,8 @@ def dtype_name(dtype: object) -> str:
     name: object
     if isinstance(dtype, str):
         name = dtype
+    elif isinstance(dtype, type) and issubclass(dtype, np.generic):
+        name = np.dtype(dtype).name  # scalar type classes: np.float32, ml_dtypes.bfloat16
     else:
         name = getattr(dtype, "name", None) or getattr(getattr(dtype, "dtype", None), "name", None)
         if not isinstance(name, str):
@@ -99,9 +103,31 @@ class Adapter(Protocol):
 
 
 def realize(
-    adapter: Adapter, plan: Plan, *, seed: object = None, dtype: object = "float32", device: object = None
+    adapter: Adapter,
+    plan: Plan,
+    *,
+    seed: object = None,
+    dtype: object = "float32",
+    device: object = None,
+    rng: str = "native",
+    stream: object = None,
+    shard: object = None,
 ) -> Any:
-    """Sample ``plan`` into a new native tensor of ``adapter``'s framework."""
+    """Sample ``plan`` into a new native tensor of ``adapter``'s framework.
+
+    ``rng="portable"`` (with optional ``stream`` and ``shard``) hands over to ``_portable``.
+    """
+    if rng != "native" or stream is not None or shard is not None:
+        from ._portable import check_rng, realize_portable
+
+        if check_rng(rng) == "portable":
+            return realize_portable(
+                adapter, plan, seed=seed, dtype=dtype, device=device, stream=stream, shard=shard
+            )
+        raise ValueError(
+            "stream= and shard= need rng='portable': the native generators are not counter-based, "
+            "so a block of their output cannot be drawn on its own"
+        )
     name = dtype_name(dtype)
     native = adapter.native_dtype(name)
     dev = adapter.device(device)
@@ -145,7 +171,9 @@ def orthogonal(
         matrix = adapter.normal(rng, (max(rows, cols), min(rows, cols)), work, device, 0.0, 1.0)
     q, r = xp.linalg.qr(matrix)
     q = q * xp.sign(xp.linalg.diagonal(r))[None, :]
-    if rows < cols:
+    # Keras and JAX factor the (rest, out) flattening, so their square draw is read as [rest, out]:
+    # transposing it too keeps "tall" bit-identical to jax.nn.initializers.orthogonal for square kernels.
+    if rows < cols or (rows == cols and adapter.orthogonal_draw == "tall"):
         q = xp.matrix_transpose(q)
     rest = tuple(d for axis, d in enumerate(shape) if axis != law.out_axis)
     q = xp.reshape(q, (rows, *rest))

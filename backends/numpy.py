@@ -41,7 +41,9 @@ class NumpyAdapter:
         if isinstance(seed, np.random.Generator):
             return seed
         if (seed is not None and not isinstance(seed, (int, np.integer))) or isinstance(seed, bool):
-            raise TypeError(f"numpy backend seed must be an int, None or numpy.random.Generator, got {seed!r}")
+            raise TypeError(
+                f"numpy backend seed must be an int, None or numpy.random.Generator, got {seed!r}"
+            )
         return np.random.default_rng(None if seed is None else check_seed(seed))
 
     def device(self, device: object) -> str:
@@ -53,7 +55,13 @@ class NumpyAdapter:
         return np.full(shape, value, dtype=dtype)
 
     def uniform(
-        self, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, device: Any, low: float, high: float
+        self,
+        rng: np.random.Generator,
+        shape: tuple[int, ...],
+        dtype: Any,
+        device: Any,
+        low: float,
+        high: float,
     ) -> np.ndarray:
         out = rng.random(shape, dtype=self._draw_dtype(dtype))
         out *= high - low
@@ -61,7 +69,13 @@ class NumpyAdapter:
         return out.astype(dtype, copy=False)
 
     def normal(
-        self, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, device: Any, mean: float, sigma: float
+        self,
+        rng: np.random.Generator,
+        shape: tuple[int, ...],
+        dtype: Any,
+        device: Any,
+        mean: float,
+        sigma: float,
     ) -> np.ndarray:
         out = rng.standard_normal(shape, dtype=self._draw_dtype(dtype))
         out *= sigma

@@ -49,16 +49,64 @@ class _TensorFlowNamespace:
         return _on(device, lambda: tf.eye(rows, cols, dtype=dtype))
 
     @staticmethod
-    def arange(stop: int, *, device: str | None = None) -> tf.Tensor:
-        return _on(device, lambda: tf.range(stop))
+    def arange(
+        start: int, stop: int | None = None, step: int = 1, *, dtype: tf.DType | None = None,
+        device: str | None = None,
+    ) -> tf.Tensor:  # fmt: skip
+        first, last = (0, start) if stop is None else (start, stop)
+        if dtype is None:
+            return _on(device, lambda: tf.range(first, last, step))
+        # tf.range has no unsigned kernels: count in int64, then cast
+        return _on(device, lambda: tf.cast(tf.range(first, last, step, dtype=tf.int64), dtype))
 
     @staticmethod
-    def full(shape: tuple[int, ...], value: float, *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
+    def full(
+        shape: tuple[int, ...], value: float, *, dtype: tf.DType, device: str | None = None
+    ) -> tf.Tensor:
         return _on(device, lambda: tf.fill(shape, tf.constant(value, dtype)))
 
     @staticmethod
     def zeros(shape: tuple[int, ...], *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
         return _on(device, lambda: tf.zeros(shape, dtype))
+
+    # What the portable generator (backends/_portable.py, _philox.py) needs besides the above.
+    uint64 = tf.uint64
+    int64 = tf.int64
+    add = staticmethod(tf.add)
+    subtract = staticmethod(tf.subtract)
+    multiply = staticmethod(tf.multiply)
+    negative = staticmethod(tf.negative)
+    equal = staticmethod(tf.equal)
+    log = staticmethod(tf.math.log)
+    sqrt = staticmethod(tf.sqrt)
+    broadcast_to = staticmethod(tf.broadcast_to)
+    bitwise_and = staticmethod(tf.bitwise.bitwise_and)
+    bitwise_or = staticmethod(tf.bitwise.bitwise_or)
+    bitwise_xor = staticmethod(tf.bitwise.bitwise_xor)
+    bitwise_left_shift = staticmethod(tf.bitwise.left_shift)
+    bitwise_right_shift = staticmethod(tf.bitwise.right_shift)
+
+    @staticmethod
+    def asarray(value: Any, *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
+        return _on(device, lambda: tf.constant(value, dtype))
+
+    @staticmethod
+    def stack(arrays: Any, axis: int = 0) -> tf.Tensor:
+        return tf.stack(list(arrays), axis)
+
+    @staticmethod
+    def concat(arrays: Any, axis: int = 0) -> tf.Tensor:
+        return tf.concat(list(arrays), axis)
+
+    @staticmethod
+    def clip(x: tf.Tensor, min: Any, max: Any) -> tf.Tensor:
+        return tf.clip_by_value(x, min, max)
+
+    @staticmethod
+    def take_along_axis(x: tf.Tensor, indices: tf.Tensor, axis: int) -> tf.Tensor:
+        if axis not in (-1, x.shape.rank - 1):
+            raise ValueError(f"take_along_axis is spelled for the last axis only, got axis={axis}")
+        return tf.gather(x, indices, batch_dims=x.shape.rank - 1)
 
 
 class SeedStream:
@@ -70,6 +118,20 @@ class SeedStream:
 
     def next(self) -> tf.Tensor:
         pair = tf.constant([self.seed, self.count], dtype=tf.int64)
+        self.count += 1
+        return pair
+
+
+class TensorSeedStream(SeedStream):
+    """Stateless seeds pair, pair + [0, 1], ...: continues a native seed tensor such as Keras' SeedGenerator.next()."""
+
+    def __init__(self, pair: tf.Tensor) -> None:
+        self.pair = pair
+        self.count = 0
+
+    def next(self) -> tf.Tensor:
+        # The first draw uses the pair itself, so a Keras-drawn seed gives Keras' own numbers.
+        pair = self.pair if self.count == 0 else self.pair + tf.constant([0, self.count], self.pair.dtype)
         self.count += 1
         return pair
 
@@ -97,6 +159,13 @@ class TensorFlowAdapter:
     def generator(self, seed: object, device: Any) -> SeedStream:
         if isinstance(seed, tf.random.Generator):
             return SeedStream(int(seed.uniform_full_int([], dtype=tf.int64).numpy()) & (2**63 - 1))
+        if isinstance(seed, (tf.Tensor, tf.Variable)):
+            if seed.shape != (2,) or not seed.dtype.is_integer:
+                raise TypeError(
+                    f"a TensorFlow seed tensor must be a stateless seed: int32 or int64 of shape [2], "
+                    f"got {seed.dtype.name}{seed.shape.as_list()}"
+                )
+            return TensorSeedStream(seed)
         return SeedStream(check_seed(seed))
 
     def full(self, shape: tuple[int, ...], value: float, dtype: tf.DType, device: str | None) -> tf.Tensor:
@@ -125,7 +194,9 @@ class TensorFlowAdapter:
             )
         return _on(device, lambda: self._inverse_cdf(rng, shape, dtype, law))
 
-    def _inverse_cdf(self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, law: TruncatedNormal) -> tf.Tensor:
+    def _inverse_cdf(
+        self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, law: TruncatedNormal
+    ) -> tf.Tensor:
         # TF's stateless op only cuts at ±2σ; other windows invert the CDF in at least float32.
         work = dtype if dtype in (tf.float32, tf.float64) else tf.float32
         sqrt2 = 2.0**0.5

@@ -4,6 +4,7 @@ from winit._api import BACKENDS, backend, init, plan
 from winit._fans import LAYOUTS, fans
 from winit._gains import calculate_gain, recommend
 from winit._laws import TRUNCATED_NORMAL_STD_2SIGMA
+from winit._probe import probe
 from winit._registry import ALIASES, get, schemes
 from winit._schemes import FAN_MODES, Plan, Scheme
 
@@ -21,6 +22,7 @@ __all__ = [
     "get",
     "init",
     "plan",
+    "probe",
     "recommend",
     "schemes",
 ]

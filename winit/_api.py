@@ -51,6 +51,9 @@ def init(
     in_axis: AxisSpec | None = None,
     out_axis: AxisSpec | None = None,
     batch_axis: AxisSpec = (),
+    rng: str = "native",
+    stream: int | str | None = None,
+    shard: Any = None,
     **params: Any,
 ) -> Any:
     """A new ``backend`` tensor of ``shape`` drawn from ``scheme``'s law.
@@ -58,6 +61,9 @@ def init(
     ``seed``: an int (deterministic), None (fresh entropy) or the backend's own generator
     (``numpy.random.Generator``, ``torch.Generator``, a JAX key, ``tf.random.Generator``).
     ``layout`` defaults to the backend's (numpy/tensorflow: keras, torch: torch, jax: flax).
+    ``rng="portable"``: Philox-4x32-10 keyed by (int ``seed``, ``stream``: a name or int id), the
+    same numbers on every backend and device; ``shard``: a tuple of slices (or, for jax, a
+    ``jax.sharding.Sharding``) selecting a block of the global tensor, equal to that block of the whole.
     """
     adapter = _backend(backend)
     resolved = plan(
@@ -71,7 +77,9 @@ def init(
     )
     from winit.backends._common import realize
 
-    return realize(adapter, resolved, seed=seed, dtype=dtype, device=device)
+    return realize(
+        adapter, resolved, seed=seed, dtype=dtype, device=device, rng=rng, stream=stream, shard=shard
+    )
 
 
 _backend = backend

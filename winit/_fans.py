@@ -54,8 +54,7 @@ def resolve_axes(
     batches = _axes("batch_axis", batch_axis, ndim, dims)
     if set(ins) & set(outs) or set(batches) & (set(ins) | set(outs)):
         raise ValueError(
-            f"in_axis {ins}, out_axis {outs} and batch_axis {batches} must not overlap "
-            f"(shape {dims})"
+            f"in_axis {ins}, out_axis {outs} and batch_axis {batches} must not overlap (shape {dims})"
         )
     return ins, outs, batches
 
@@ -85,9 +84,7 @@ def fans(
         if fan == 0:
             raise ValueError(f"shape {dims} has a zero fan; cannot scale by 1/fan")
         return fan, fan
-    ins, outs, batches = resolve_axes(
-        dims, layout, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
-    )
+    ins, outs, batches = resolve_axes(dims, layout, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis)
     receptive = math.prod(d for i, d in enumerate(dims) if i not in set(ins) | set(outs) | set(batches))
     fan_in = math.prod(dims[i] for i in ins) * receptive
     fan_out = math.prod(dims[i] for i in outs) * receptive

@@ -48,7 +48,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def recommend(activation: str, distribution: str = "normal") -> str:
     """Return the scheme name for ``activation``: ReLU family → he_*, tanh/sigmoid → glorot_*, SELU → lecun_normal."""
-    family = _FAMILY[choice("activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS)]
+    family = _FAMILY[
+        choice("activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS)
+    ]
     kind = choice("distribution", distribution, ("normal", "uniform"))
     if family == "lecun":
         return "lecun_normal"  # self-normalizing nets are derived for a Gaussian start

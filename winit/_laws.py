@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 #: std of N(0, 1) truncated to [-2, 2], as Keras, JAX and Haiku write it (scipy.stats.truncnorm.std(-2, 2)).
@@ -46,6 +46,9 @@ class Uniform:
 
     low: float
     high: float
+    #: the unrounded variance (gain²·scale/fan) when a variance rule produced this law, else None;
+    #: lets an adapter redo the framework's own float arithmetic (JAX rounds it to the dtype first).
+    variance: float | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Normal:
 
     mean: float
     sigma: float
+    #: the unrounded variance (gain²·scale/fan) when a variance rule produced this law, else None;
+    #: lets an adapter redo the framework's own float arithmetic (JAX rounds it to the dtype first).
+    variance: float | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ class TruncatedNormal:
     sigma: float
     lower: float = -2.0
     upper: float = 2.0
+    #: the truncated law's unrounded variance (gain²·scale/fan, so sigma = √variance / truncnorm std)
+    #: when a corrected variance rule produced it, else None; see Uniform.variance.
+    variance: float | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

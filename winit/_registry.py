@@ -28,7 +28,8 @@ _BUILTIN: Final[tuple[Scheme, ...]] = (
            description="N(0, std²), std = gain·√(2/(fan_in + fan_out)), i.e. variance 2/(fan_in + fan_out): one law"),
     Scheme("he_uniform", "uniform", mode="fan_in", nonlinearity="leaky_relu", negative_slope=0.0,
            parameters=_KAIMING,
-           description="U(−limit, limit), limit = √(6/fan_in) for ReLU; limit = √3·calculate_gain(nonlinearity, a)/√fan"),
+           description="U(−limit, limit), limit = √(6/fan_in) for ReLU; "
+                       "limit = √3·calculate_gain(nonlinearity, a)/√fan"),
     Scheme("he_normal", "normal", mode="fan_in", nonlinearity="leaky_relu", negative_slope=0.0,
            parameters=_KAIMING,
            description="N(0, std²), std = √(2/fan_in) for ReLU; std = calculate_gain(nonlinearity, a)/√fan"),

@@ -23,9 +23,7 @@ from winit._laws import (
 )
 from winit._validate import choice, integer, real, shape_tuple, suggest
 
-Distribution = Literal[
-    "normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac"
-]
+Distribution = Literal["normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac"]
 FanMode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 
 DISTRIBUTIONS: Final[tuple[str, ...]] = (
@@ -83,9 +81,7 @@ class Scheme:
         if self.nonlinearity is not None:
             choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
         if self.negative_slope is not None:
-            object.__setattr__(
-                self, "negative_slope", real("negative_slope (a)", self.negative_slope)
-            )
+            object.__setattr__(self, "negative_slope", real("negative_slope (a)", self.negative_slope))
         for name in ("mean", "minval", "maxval", "value"):
             object.__setattr__(self, name, real(name, getattr(self, name)))
         object.__setattr__(self, "stddev", real("stddev", self.stddev, nonnegative=True))
@@ -120,7 +116,7 @@ class Scheme:
         return math.sqrt(fan_in * fan_out)
 
     def sigma(self, fan_in: int = 1, fan_out: int = 1) -> float:
-        """σ of the normal before truncation (target std / truncnorm std when ``corrected``); the law's std otherwise."""
+        """σ of the normal before truncation (target std / truncnorm std if ``corrected``); else the law's std."""
         if self.distribution == "truncated_normal":
             if self.mode is None:
                 return self.stddev
@@ -140,6 +136,12 @@ class Scheme:
         d = self.distribution
         if d == "constant":
             return 0.0
+        if d == "dirac":
+            # groups·min(out/groups, in) centre taps are set; in fans that is min(fan_out, groups·fan_in)
+            # non-zeros per fan_in·fan_out/Πkernel² entries, independent of the kernel size.
+            fan_in = integer("fan_in", fan_in, minimum=1)
+            fan_out = integer("fan_out", fan_out, minimum=1)
+            return self.effective_gain * math.sqrt(min(fan_out, self.groups * fan_in) / (fan_in * fan_out))
         if d in _STRUCTURED:
             return self.effective_gain / math.sqrt(max(self.fan(fan_in, fan_out), fan_in, fan_out))
         if self.mode is None:
@@ -197,7 +199,7 @@ class Scheme:
         if math.prod(dims) == 0:
             raise ValueError(f"shape {dims} has no elements; there is nothing to initialize")
         layout_axes(layout)
-        axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
+        axes: dict[str, Any] = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
         fan_in, fan_out = fans(dims, layout, **axes)
         law = self._law(dims, layout, fan_in, fan_out, axes)
         std = self.std(fan_in, fan_out)
@@ -229,12 +231,19 @@ class Scheme:
             if d == "normal":
                 return Normal(self.mean, self.stddev)
             return TruncatedNormal(self.mean, self.stddev, self.lower, self.upper)
+        # The unrounded gain²·scale/fan travels with the law: JAX rounds the variance to the dtype before
+        # its square root, so an adapter needs it (not the std) to match jax.nn.initializers bit for bit.
+        gain = self.effective_gain
+        variance = gain * gain * self.scale / self.fan(fan_in, fan_out)
         if d == "uniform":
             limit = self.bound(fan_in, fan_out)
-            return Uniform(-limit, limit)
+            return Uniform(-limit, limit, variance=variance)
         if d == "normal":
-            return Normal(0.0, self.std(fan_in, fan_out))
-        return TruncatedNormal(0.0, self.sigma(fan_in, fan_out), self.lower, self.upper)
+            return Normal(0.0, self.std(fan_in, fan_out), variance=variance)
+        return TruncatedNormal(
+            0.0, self.sigma(fan_in, fan_out), self.lower, self.upper,
+            variance=variance if self.corrected else None,
+        )  # fmt: skip
 
     def _structured_law(self, dims: tuple[int, ...], layout: str, axes: dict[str, Any]) -> Law:
         gain = self.effective_gain
@@ -281,12 +290,15 @@ class Plan:
     def explain(self) -> str:
         """The scheme's formula with this plan's numbers put in, one fact per line."""
         s = self.scheme
+        gain_source = ""
+        if s.nonlinearity:
+            gain_source = f"  (calculate_gain({s.nonlinearity!r}, {s.negative_slope}) × {s.gain:g})"
         lines = [
             f"scheme   {s.name}: {s.description}",
             f"shape    {self.shape} (layout {self.layout})",
             f"fans     fan_in = {self.fan_in}, fan_out = {self.fan_out}",
-            f"gain     {self.gain:.6g}" + (f"  (calculate_gain({s.nonlinearity!r}, {s.negative_slope}) × {s.gain:g})" if s.nonlinearity else ""),
-        ]  # fmt: skip
+            f"gain     {self.gain:.6g}{gain_source}",
+        ]
         if s.mode is not None:
             fan = s.fan(self.fan_in, self.fan_out)
             fan_expr = {
@@ -300,6 +312,22 @@ class Plan:
                 f"std      gain·√(scale/fan) = {self.gain:.6g}·√({s.scale:g}/{fan:.6g}) = {self.std:.6g}"
             )
             lines.append(f"bound    √3·std = {self.bound:.6g}")
+            if isinstance(self.law, Uniform):
+                # the textbook form of the limit, e.g. Glorot's √(6/(fan_in + fan_out))
+                if s.mode == "fan_avg":
+                    fans_sum = f"({self.fan_in} + {self.fan_out})"
+                    limit = (
+                        f"gain·√(6·scale/(fan_in + fan_out)) = {self.gain:.6g}·√(6·{s.scale:g}/{fans_sum})"
+                    )
+                else:
+                    limit = f"gain·√(3·scale/fan) = {self.gain:.6g}·√(3·{s.scale:g}/{fan:.6g})"
+                lines.append(f"limit    {limit} = {self.law.high:.6g}")
+            if isinstance(self.law, TruncatedNormal) and s.corrected:
+                cut_std = truncated_normal_moments(s.lower, s.upper)[1]
+                lines.append(
+                    f"sigma    std/{cut_std:.6g} = {self.std:.6g}/{cut_std:.6g} = {self.law.sigma:.6g} "
+                    "(σ before truncation, so the truncated law keeps std)"
+                )
         else:
             lines.append(f"std      {self.std:.6g}")
             lines.append(f"bound    {self.bound:.6g}")
@@ -316,9 +344,13 @@ def _describe_law(law: Law) -> str:
         return f"N(mean={law.mean:g}, std={law.sigma:.6g})"
     if isinstance(law, TruncatedNormal):
         lo, hi = law.mean + law.lower * law.sigma, law.mean + law.upper * law.sigma
-        return f"N(mean={law.mean:g}, σ={law.sigma:.6g}) truncated to [{lo:.6g}, {hi:.6g}] ({law.lower:g}σ, {law.upper:g}σ)"
+        window = f"[{lo:.6g}, {hi:.6g}] ({law.lower:g}σ, {law.upper:g}σ)"
+        return f"N(mean={law.mean:g}, σ={law.sigma:.6g}) truncated to {window}"
     if isinstance(law, Orthogonal):
-        return f"{law.gain:g}·Q, Q Haar orthogonal with axis {law.out_axis} as rows (QR of a Gaussian, sign of diag(R))"
+        return (
+            f"{law.gain:g}·Q, Q Haar orthogonal with axis {law.out_axis} as rows "
+            "(QR of a Gaussian, sign of diag(R))"
+        )
     if isinstance(law, Identity):
         return f"{law.gain:g}·I"
     return f"{law.gain:g} at the kernel centre, out_channel % (out/{law.groups}) == in_channel"

@@ -37,18 +37,23 @@ from torch.overrides import handle_torch_function, has_torch_function_variadic
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
 from winit._gains import calculate_gain as _calculate_gain
+from winit._lsuv import LSUVReport, lsuv_
 from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Plan, Scheme
 from winit._validate import choice, real, suggest
 from winit.backends._common import check_seed, dtype_name
+from winit.backends._portable import realize_block, stream_id
 from winit.backends.torch import ADAPTER
+from winit.diagnose import diagnose_torch as diagnose
 
 __all__ = [
     "InitRecord",
     "InitReport",
+    "LSUVReport",
     "calculate_gain",
     "constant_",
+    "diagnose",
     "dirac_",
     "eye_",
     "glorot_normal_",
@@ -61,6 +66,7 @@ __all__ = [
     "kaiming_uniform_",
     "lecun_normal_",
     "lecun_uniform_",
+    "lsuv_",
     "normal_",
     "ones_",
     "orthogonal_",
@@ -324,7 +330,7 @@ def init(
 _NORM_TYPES: Final[tuple[type[nn.Module], ...]] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
 _GATE_NAMES: Final[dict[int, tuple[str, ...]]] = {4: ("i", "f", "g", "o"), 3: ("r", "z", "n")}
 _QKV: Final = ("q", "k", "v")
-RNGS: Final[tuple[str, ...]] = ("native",)
+RNGS: Final[tuple[str, ...]] = ("native", "portable")
 
 
 @dataclass(frozen=True)
@@ -483,6 +489,42 @@ def _materialize(module: nn.Module, device: torch.device) -> None:
         )
 
 
+def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
+    """The tensor this process holds of ``param`` and its (start, stop) per axis in the global tensor."""
+    if not hasattr(param, "device_mesh"):  # a plain tensor: all of it, here
+        return param, tuple((0, n) for n in param.shape)
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    local: Tensor = param.to_local()  # type: ignore[attr-defined]
+    mesh, placements = param.device_mesh, param.placements  # type: ignore[attr-defined]
+    shape, offset = compute_local_shape_and_global_offset(param.shape, mesh, placements)
+    return local, tuple((start, start + n) for start, n in zip(offset, shape, strict=True))
+
+
+def _write_portable(piece: _Piece, seed: int) -> None:
+    """Write this process's part of ``piece`` with the portable generator (stream = the parameter's name).
+
+    A piece covers rows [start, stop) of its parameter; elements take the parameter's flat indices,
+    so a shard holding any block of it writes exactly that block's values.
+    """
+    param: Tensor = getattr(piece.module, piece.attr)
+    local, block = _local_block(param)
+    if local.is_meta or local.numel() == 0:
+        return
+    shape = tuple(param.shape)
+    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[0] if shape else 0)
+    rows = (max(block[0][0], start), min(block[0][1], stop)) if shape else (0, 0)
+    if shape and rows[0] >= rows[1]:
+        return  # this rank holds none of the piece
+    piece_block = ((rows[0] - start, rows[1] - start), *block[1:]) if shape else ()
+    values = realize_block(
+        ADAPTER, piece.plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
+        device=local.device, block=piece_block, parent_shape=shape, row_start=start,
+    )  # fmt: skip
+    target = local[rows[0] - block[0][0] : rows[1] - block[0][0]] if shape else local
+    target.copy_(values)
+
+
 def init_(
     module: nn.Module,
     scheme: SchemeRules = None,
@@ -507,16 +549,21 @@ def init_(
     own generator seeded from (seed, qualified name), so layers elsewhere do not change it;
     ``generator``: one stream in module order; neither: torch's global RNG. A model on the meta
     device is allocated on ``device`` with ``to_empty`` and written once; no ``reset_parameters``
-    runs. ``rng="native"`` samples with torch's own generators (the only choice for now).
+    runs. ``rng="native"`` samples with torch's own generators; ``rng="portable"`` with winit's
+    Philox-4x32-10, keyed by ``seed`` with the qualified name as stream: the same values as
+    ``winit.init(..., rng="portable", stream=name)`` on any backend, and a parameter sharded as a
+    DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just its block of those values.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"init_ initializes a torch.nn.Module, got {type(module).__name__}")
     choice("rng", rng, RNGS)
     if seed is not None and generator is not None:
         raise ValueError("pass seed= or generator=, not both: seed derives one stream per parameter name")
+    if rng == "portable" and generator is not None:
+        raise ValueError("rng='portable' draws from seed= (an int), not from a torch.Generator")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
-    root_seed = None if seed is None else check_seed(seed)
+    root_seed = None if seed is None and rng == "native" else check_seed(seed)
     target_device = None if device is None else ADAPTER.device(device)
     rules = _Rules(scheme, nonlinearity, bias)
 
@@ -556,6 +603,12 @@ def init_(
     streams: dict[str, torch.Generator | None] = {}
     with torch.no_grad():
         for piece in pieces:
+            if rng == "portable" and root_seed is not None:
+                _write_portable(piece, root_seed)
+                records.append(
+                    InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
+                )
+                continue
             target = piece.target()
             if piece.name not in streams:
                 streams[piece.name] = (
@@ -568,5 +621,8 @@ def init_(
         for sub in module.modules():
             padding = getattr(sub, "padding_idx", None)
             if isinstance(sub, (nn.Embedding, nn.EmbeddingBag)) and padding is not None:
-                sub.weight[padding].zero_()  # as torch does: the padding row stays 0 (it gets no gradient)
+                # as torch does: the padding row stays 0 (it gets no gradient); on this rank's shard only
+                local, block = _local_block(sub.weight)
+                if block[0][0] <= padding < block[0][1]:
+                    local[padding - block[0][0]].zero_()
     return module, InitReport(records)

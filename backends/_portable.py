@@ -1,0 +1,708 @@
+"""``rng="portable"``: every element a pure function of (seed, stream, its flat index in the global tensor).
+
+Bits. Element e (C-order flat index in the global tensor) of a float32 (and float16/bfloat16, drawn
+as float32 and rounded) tensor takes word e mod 4 of Philox-4x32-10 at counter
+(⌊e/4⌋ mod 2³², ⌊e/4⌋ >> 32, stream mod 2³², stream >> 32) under key (seed mod 2³², seed >> 32);
+a float64 element takes words 2(e mod 2), 2(e mod 2) + 1 at counter ⌊e/2⌋. A block of the tensor
+is therefore computed from its own indices alone: any shard equals the same block of the whole.
+
+Floats. k = the top 24 bits of the word (float32) or 27 + 26 bits of two words (float64), an exact
+integer in the float type. Uniform: (k + c)·s with c = low/s, s = (high − low)/2²⁴ (or 2⁵³): an
+add, then a multiply, each correctly rounded on every backend and never contracted into an FMA
+(contraction fuses a multiply into a following add, not the reverse), so uniform draws are
+bit-identical everywhere. Normal and truncated normal: x = (k + c)·s uniform in
+(erf(lower/√2), erf(upper/√2)) (in (−1, 1) for an untruncated normal), z = √2·erfinv(x) by Giles'
+polynomials (GPU Computing Gems, 2011), clipped to [lower, upper], then (z + mean/σ)·σ. The erfinv
+step calls the backend's ``log`` and ``sqrt`` and XLA contracts its Horner steps into FMAs, so
+normals agree across backends to a few ulps (``NORMAL_ULPS``), not bit for bit; float16 and
+bfloat16 are rounded from those float32 values, so they agree unless a draw lies within a few
+float32 ulps of a rounding boundary. Orthogonal: the Gaussian is portable, the QR is the
+backend's (``ORTHOGONAL_ATOL``).
+
+Speed. NumPy, torch and TensorFlow walk the block's contiguous runs: one Philox call gives four
+float32 elements, chunked so temporaries stay in cache. JAX computes each element from its own
+index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate only its
+shard) at the price of one Philox call per element.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._schemes import Plan
+
+from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
+from ._philox import MASK32, NarrowWordArithmetic, WordArithmetic, philox4x32
+
+RNGS: Final[tuple[str, ...]] = ("native", "portable")
+MAX_STREAM: Final = 2**64 - 1
+#: the largest difference between two backends' portable normal or truncated-normal draws, in units
+#: in the last place of max(|x|, σ) (uniform draws are bit-identical). Measured on 4M-element float32
+#: and float64 draws: ≤ 4 for zero-mean laws, 6 with mean/σ = 6; tests/test_portable.py pins it.
+NORMAL_ULPS: Final = 8
+#: the largest |difference| per unit gain between two backends' portable orthogonal float32 matrices
+#: up to 64×64 (same Gaussian, each backend's QR); measured ≤ 2.6e-7.
+ORTHOGONAL_ATOL: Final = 2e-6
+
+Block = tuple[tuple[int, int], ...]  # (start, stop) per axis, in global coordinates
+
+# Giles' erfinv polynomials in Horner order (highest power first), pre-multiplied by √2 so that
+# p(w)·x is the normal quantile √2·erfinv(x) directly; float32 uses two branches, float64 three.
+_SQRT2: Final = math.sqrt(2.0)
+_GILES32: Final = (
+    (5.0, 2.5, (
+        2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+        -0.00125372503, -0.00417768164, 0.246640727, 1.50140941,
+    )),
+    (math.inf, 3.0, (
+        -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+        -0.0076224613, 0.00943887047, 1.00167406, 2.83297682,
+    )),
+)  # fmt: skip
+_GILES64: Final = (
+    (6.25, 3.125, (
+        -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+        1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+        6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+        2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+        1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+        4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+        0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+        0.24015818242558961693, 1.6536545626831027356,
+    )),
+    (16.0, 3.25, (
+        2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+        1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+        2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+        6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+        0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+        -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+        3.0838856104922207635,
+    )),
+    (math.inf, 5.0, (
+        -2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+        -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+        2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+        -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+        7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+        1.0103004648645343977, 4.8499064014085844221,
+    )),
+)  # fmt: skip
+
+
+# -- arguments -----------------------------------------------------------------------------------------
+def check_rng(rng: object) -> str:
+    """``rng`` if it is "native" or "portable", else a ValueError/TypeError naming both."""
+    from winit._validate import choice
+
+    return choice("rng", rng, RNGS)
+
+
+def portable_seed(seed: object) -> int:
+    """The Philox key as one int in [0, 2⁶³ − 1]; None draws fresh entropy; a backend generator is refused."""
+    if seed is not None and not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"rng='portable' takes an int seed (or None for fresh entropy), got {type(seed).__name__}; "
+            "a backend generator or key only drives rng='native'"
+        )
+    return check_seed(seed)
+
+
+def stream_id(stream: object) -> int:
+    """A stream's 64-bit id: an int in [0, 2⁶⁴) as given, a str as blake2b-64(name) (little-endian), None as 0."""
+    if stream is None:
+        return 0
+    if isinstance(stream, str):
+        return int.from_bytes(hashlib.blake2b(stream.encode(), digest_size=8).digest(), "little")
+    if isinstance(stream, bool) or not isinstance(stream, numbers.Integral):
+        raise TypeError(f"stream must be a str (a parameter name), an int or None, got {stream!r}")
+    if not 0 <= int(stream) <= MAX_STREAM:
+        raise ValueError(f"an int stream must be in [0, 2**64 - 1], got {stream}")
+    return int(stream)
+
+
+def normalize_shard(shard: object, shape: tuple[int, ...]) -> Block:
+    """``shard`` (None, a slice, or a tuple of slices, one per leading axis) as (start, stop) per axis of ``shape``."""
+    if shard is None:
+        return tuple((0, n) for n in shape)
+    if not isinstance(shard, (tuple, slice)):
+        raise TypeError(
+            f"shard must be a slice or a tuple of slices (for jax also a jax.sharding.Sharding), "
+            f"got {type(shard).__name__}"
+        )
+    index = shard if isinstance(shard, tuple) else (shard,)
+    if len(index) > len(shape):
+        raise ValueError(f"shard {shard!r} has {len(index)} entries but the tensor has shape {shape}")
+    block: list[tuple[int, int]] = []
+    for axis, entry in enumerate(index):
+        if not isinstance(entry, slice):
+            raise TypeError(
+                f"shard entries must be slices (e.g. slice(0, 128)); entry {axis} is {entry!r}. "
+                "A shard keeps every axis: write slice(i, i + 1) rather than i"
+            )
+        start, stop, step = entry.indices(shape[axis])
+        if step != 1:
+            raise ValueError(f"shard slices must have step 1 (a block), got {entry!r} on axis {axis}")
+        block.append((start, max(start, stop)))
+    block.extend((0, n) for n in shape[len(index) :])
+    return tuple(block)
+
+
+def key_words(seed: int) -> tuple[int, int]:
+    """Philox key (k0, k1) = (seed mod 2³², seed >> 32)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be in [0, 2**63 - 1], got {seed}")
+    return seed & MASK32, seed >> 32
+
+
+# -- bits → floats -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recipe:
+    """How integer-valued floats k become one law's values: the static shape of the computation.
+
+    uniform: (k + offset)·scale.  gaussian: x = (k + offset)·scale, z = √2·erfinv(x), clipped to
+    [lower, upper] when ``clip``, then (z + shift)·sigma, or z·sigma when not ``shifted``.
+    """
+
+    gaussian: bool
+    float64: bool
+    clip: bool
+    shifted: bool
+
+    @property
+    def bits(self) -> int:
+        """Random bits per element: 53 (float64) or 24."""
+        return 53 if self.float64 else 24
+
+    @property
+    def words(self) -> int:
+        """Philox words per element: 2 (float64) or 1."""
+        return 2 if self.float64 else 1
+
+
+def recipe_for(law: Uniform | Normal | TruncatedNormal, float64: bool) -> tuple[Recipe, tuple[float, ...]]:
+    """The recipe for ``law`` and its numbers (offset, scale, lower, upper, shift, sigma), in float64."""
+    bits = 53 if float64 else 24
+    if isinstance(law, Uniform):
+        scale = (law.high - law.low) / 2.0**bits
+        return Recipe(False, float64, False, False), (law.low / scale, scale, 0.0, 0.0, 0.0, 1.0)
+    if isinstance(law, Normal):
+        # scale = 2^(1 - bits) and offset = 0.5 − 2^(bits − 1): x is exact, strictly inside (−1, 1)
+        lower, upper, x_low, x_high = -math.inf, math.inf, -1.0, 1.0
+    else:
+        # a window reaching past the last few floats below 1 is cut there, where erfinv is finite
+        # (float32: at 5.3σ, about where an untruncated float32 draw ends, 5.4σ)
+        lower, upper = law.lower, law.upper
+        edge = 1.0 - 2.0 ** (2 - bits)
+        x_low, x_high = max(math.erf(lower / _SQRT2), -edge), min(math.erf(upper / _SQRT2), edge)
+    scale = (x_high - x_low) / 2.0**bits
+    offset = x_low / scale + 0.5  # x is the midpoint of one of 2^bits equal cells
+    clip = isinstance(law, TruncatedNormal)
+    shift = law.mean / law.sigma
+    return (
+        Recipe(True, float64, clip, shift != 0.0),
+        (offset, scale, lower if clip else 0.0, upper if clip else 0.0, shift, law.sigma),
+    )
+
+
+def _horner(xp: Any, t: Any, coefficients: Sequence[Any]) -> Any:
+    p = xp.add(xp.multiply(t, coefficients[0]), coefficients[1])
+    for c in coefficients[2:]:
+        p = xp.add(xp.multiply(p, t), c)
+    return p
+
+
+def _normal_quantile(
+    xp: Any, x: Any, one: Any, branches: Sequence[tuple[Any, Any, Sequence[Any]]], mutable: bool
+) -> Any:
+    """√2·erfinv(x) by Giles' piecewise polynomials in w = −log((1 − x)(1 + x)), scaled by √2.
+
+    Branch i covers w < its limit: t = w − centre (first) or √w − centre (the others), z = p_i(t)·x.
+    ``mutable`` backends evaluate the tail branches on the (≈0.3%) elements that need them;
+    the others evaluate every branch everywhere and select.
+    """
+    w = xp.negative(xp.log(xp.multiply(xp.subtract(one, x), xp.add(one, x))))
+    limit, centre, coefficients = branches[0]
+    p = _horner(xp, xp.subtract(w, centre), coefficients)
+    if len(branches) == 1:
+        return xp.multiply(p, x)
+    if mutable:
+        tail = xp.nonzero(w >= limit)
+        if tail[0].shape[0]:
+            p[tail] = _normal_quantile_tail(xp, w[tail], branches[1:])
+        return xp.multiply(p, x)
+    p = xp.where(w < limit, p, _normal_quantile_tail(xp, w, branches[1:]))
+    return xp.multiply(p, x)
+
+
+def _normal_quantile_tail(xp: Any, w: Any, branches: Sequence[tuple[Any, Any, Sequence[Any]]]) -> Any:
+    root = xp.sqrt(w)
+    result = None
+    for limit, centre, coefficients in reversed(branches):
+        p = _horner(xp, xp.subtract(root, centre), coefficients)
+        result = p if result is None else xp.where(w < limit, p, result)
+    return result
+
+
+class Constants:
+    """A recipe's numbers and Giles' coefficients as 0-d arrays of the work float type."""
+
+    def __init__(self, xp: Any, dtype: Any, device: Any, recipe: Recipe, numbers_: Sequence[Any]) -> None:
+        def const(value: float) -> Any:
+            return xp.asarray(value, dtype=dtype, device=device)
+
+        self.offset, self.scale, self.lower, self.upper, self.shift, self.sigma = (
+            v if not isinstance(v, float) else const(v) for v in numbers_
+        )
+        self.one = const(1.0)
+        table = _GILES64 if recipe.float64 else _GILES32
+        self.branches = [
+            (const(limit), const(centre), [const(c * _SQRT2) for c in coefficients])
+            for limit, centre, coefficients in table
+        ]
+
+
+def values_from_integers(xp: Any, k: Any, recipe: Recipe, consts: Constants, mutable: bool) -> Any:
+    """The law's values from k, integer-valued floats in [0, 2^bits) (see :class:`Recipe`)."""
+    x = xp.multiply(xp.add(k, consts.offset), consts.scale)
+    if not recipe.gaussian:
+        return x
+    z = _normal_quantile(xp, x, consts.one, consts.branches, mutable)
+    if recipe.clip:
+        z = xp.clip(z, consts.lower, consts.upper)
+    if recipe.shifted:
+        z = xp.add(z, consts.shift)
+    return xp.multiply(z, consts.sigma)
+
+
+def integers_from_words(
+    xp: Any, kit: WordArithmetic, words: Sequence[Any], recipe: Recipe, dtype: Any
+) -> Any:
+    """k: the top 24 bits of one word, or (w0 >> 5)·2²⁶ + (w1 >> 6) from two, as exact floats of ``dtype``."""
+    if not recipe.float64:
+        return xp.astype(kit.shift_right(words[0], 8), dtype)
+    high = xp.astype(kit.shift_right(words[0], 5), dtype)
+    low = xp.astype(kit.shift_right(words[1], 6), dtype)
+    return xp.add(xp.multiply(high, xp.asarray(2.0**26, dtype=dtype, device=kit.device)), low)
+
+
+# -- counters -------------------------------------------------------------------------------------------
+def _strides(shape: Sequence[int]) -> list[int]:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return strides[::-1]
+
+
+def _axis_view(xp: Any, a: Any, axis: int, ndim: int) -> Any:
+    view = [1] * ndim
+    view[axis] = a.shape[0]
+    return xp.reshape(a, tuple(view))
+
+
+def wide_flat_index(kit: WordArithmetic, block: Block, strides: Sequence[int]) -> Any:
+    """Σ (start + i)·stride over the axes: each block element's flat index, in 64-bit words (block-shaped)."""
+    xp, ndim = kit.xp, len(block)
+    index: Any = kit.const(0)
+    for axis, ((start, stop), stride) in enumerate(zip(block, strides, strict=True)):
+        term = kit.arange(start * stride, stop * stride, stride) if stop > start else kit.arange(0, 0)
+        index = xp.add(index, _axis_view(xp, term, axis, ndim))
+    return xp.broadcast_to(index, tuple(b - a for a, b in block))
+
+
+def flat_index(kit: WordArithmetic, shape: Sequence[int], block: Block) -> tuple[Any, Any]:
+    """(lo, hi): the 32-bit halves of each block element's C-order flat index in ``shape`` (block-shaped).
+
+    Wide words add the per-axis terms directly; uint32 words add them with an explicit carry, so
+    tensors past 2³² elements index correctly without 64-bit integers.
+    """
+    xp, ndim = kit.xp, len(shape)
+    strides = _strides(shape)
+    if kit.wide:
+        index = wide_flat_index(kit, block, strides)
+        return kit.mask(index, 32), kit.shift_right(index, 32)
+    if not isinstance(kit, NarrowWordArithmetic):  # pragma: no cover - the two kinds of kit
+        raise TypeError(f"unknown word arithmetic {kit!r}")
+    lo: Any = kit.const(0)
+    hi: Any = kit.const(0)
+    for axis, ((start, stop), stride) in enumerate(zip(block, strides, strict=True)):
+        if stop > 2**32:
+            raise ValueError(f"axis {axis} of {tuple(shape)} is longer than 2**32")
+        g = kit.arange(start, stop)
+        term_lo = xp.multiply(g, kit.const(stride & MASK32))
+        term_hi = xp.add(kit.mulhi(g, stride & MASK32), xp.multiply(g, kit.const((stride >> 32) & MASK32)))
+        term_lo, term_hi = _axis_view(xp, term_lo, axis, ndim), _axis_view(xp, term_hi, axis, ndim)
+        total = xp.add(lo, term_lo)
+        carry = xp.astype(total < term_lo, kit.dtype)  # uint32 addition wrapped: carry into hi
+        hi = xp.add(xp.add(hi, term_hi), carry)
+        lo = total
+    block_shape = tuple(b - a for a, b in block)
+    return xp.broadcast_to(lo, block_shape), xp.broadcast_to(hi, block_shape)
+
+
+def elementwise_words(
+    kit: WordArithmetic,
+    shape: Sequence[int],
+    block: Block,
+    key: Sequence[Any],
+    stream: Sequence[Any],
+    per_element: int,
+) -> list[Any]:
+    """Each block element's ``per_element`` Philox words, computed from its own flat index (a pure map)."""
+    xp = kit.xp
+    lanes = 4 // per_element
+    shift = lanes.bit_length() - 1
+    lo, hi = flat_index(kit, shape, block)
+    lane = kit.mask(lo, shift)
+    counter_lo = xp.bitwise_or(kit.shift_right(lo, shift), kit.mask(kit.shift_left(hi, 32 - shift), 32))
+    counter_hi = kit.shift_right(hi, shift)
+    w = philox4x32(kit, (counter_lo, counter_hi, stream[0], stream[1]), key)
+    if per_element == 1:
+        is_lane = [xp.equal(lane, kit.const(j)) for j in range(3)]
+        return [xp.where(is_lane[0], w[0], xp.where(is_lane[1], w[1], xp.where(is_lane[2], w[2], w[3])))]
+    first = xp.equal(lane, kit.const(0))
+    return [xp.where(first, w[0], w[2]), xp.where(first, w[1], w[3])]
+
+
+def elementwise_values(
+    xp: Any,
+    kit: WordArithmetic,
+    shape: Sequence[int],
+    block: Block,
+    key: Sequence[Any],
+    stream: Sequence[Any],
+    recipe: Recipe,
+    consts: Constants,
+    dtype: Any,
+    mutable: bool,
+) -> Any:
+    """The block's values, every element from its own index: no reshapes, so XLA can partition it freely."""
+    words = elementwise_words(kit, shape, block, key, stream, recipe.words)
+    k = integers_from_words(xp, kit, words, recipe, dtype)
+    return values_from_integers(xp, k, recipe, consts, mutable)
+
+
+def run_values(
+    xp: Any,
+    kit: WordArithmetic,
+    shape: Sequence[int],
+    block: Block,
+    key: Sequence[int],
+    stream: Sequence[int],
+    recipe: Recipe,
+    consts: Constants,
+    dtype: Any,
+    mutable: bool,
+    chunk: int,
+) -> Any:
+    """The block's values by contiguous runs of flat indices; each Philox call yields 4 (2) elements.
+
+    Axes after the last partially covered one are whole, so the block is R runs of L consecutive
+    flat indices (R = product of the earlier block lengths). Counters cover each run from its first
+    element's counter; runs are computed ``chunk`` counters at a time, then trimmed to their elements.
+    ``xp`` does the float and shaping work, ``kit`` the integer words (it may use a leaner namespace).
+    """
+    block_shape = tuple(b - a for a, b in block)
+    ndim = len(shape)
+    if ndim == 0:
+        return xp.reshape(
+            run_values(xp, kit, (1,), ((0, 1),), key, stream, recipe, consts, dtype, mutable, chunk), ()
+        )
+    if 0 in block_shape:
+        return xp.zeros(block_shape, dtype=dtype, device=kit.device)
+    strides = _strides(shape)
+    split = max([0, *(axis for axis in range(ndim) if block[axis] != (0, shape[axis]))])
+    run = (block[split][1] - block[split][0]) * strides[split]
+    first = block[split][0] * strides[split]
+    lanes = 4 // recipe.words
+    shift = lanes.bit_length() - 1
+    if split == 0:
+        starts: Any = None  # one run, starting at flat index ``first``
+        rows, offset = 1, first % lanes
+    else:
+        # the flat index of each run's first element: the leading axes' terms plus ``first``
+        leading = wide_flat_index(kit, block[:split], strides[:split])
+        starts = xp.reshape(xp.add(leading, kit.const(first)), (-1,))
+        rows = math.prod(block_shape[:split])
+        aligned = all(strides[axis] % lanes == 0 for axis in range(split))
+        offset = (first + sum(block[a][0] * strides[a] for a in range(split))) % lanes if aligned else -1
+    width = ((lanes - 1 if offset < 0 else offset) + run + lanes - 1) // lanes  # counters per run
+    rows_per_chunk = max(1, chunk // width)
+    segment = min(width, chunk)
+    pieces = []
+    for r0 in range(0, rows, rows_per_chunk):
+        r1 = min(rows, r0 + rows_per_chunk)
+        if starts is None:
+            row_counter: Any = first >> shift
+        else:
+            row_counter = xp.reshape(kit.shift_right(starts[r0:r1], shift), (r1 - r0, 1))
+        segments = []
+        # assignable arrays take each segment in place: no second copy of a long run
+        buffer = xp.empty((r1 - r0, width * lanes), dtype=dtype, device=kit.device) if mutable else None
+        for j0 in range(0, width, segment):
+            j1 = min(width, j0 + segment)
+            steps = xp.reshape(kit.arange(j0, j1), (1, j1 - j0))
+            counter = xp.add(steps, kit.const(row_counter)) if starts is None else xp.add(steps, row_counter)
+            w = philox4x32(
+                kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), stream[0], stream[1]), key
+            )
+            if recipe.words == 1:
+                k = integers_from_words(xp, kit, [xp.stack(w, axis=-1)], recipe, dtype)
+            else:
+                k = integers_from_words(
+                    xp, kit, [xp.stack(w[0::2], axis=-1), xp.stack(w[1::2], axis=-1)], recipe, dtype
+                )
+            values = xp.reshape(
+                values_from_integers(xp, k, recipe, consts, mutable), (r1 - r0, (j1 - j0) * lanes)
+            )
+            if buffer is None:
+                segments.append(values)
+            else:
+                buffer[:, j0 * lanes : j1 * lanes] = values
+        values = buffer if buffer is not None else xp.concat(segments, axis=1)
+        if offset >= 0:
+            values = values[:, offset : offset + run]
+        else:
+            local = xp.reshape(kit.mask(starts[r0:r1], shift), (r1 - r0, 1))
+            take = xp.add(local, xp.reshape(kit.arange(0, run), (1, run)))
+            # int64 indices: TensorFlow gathers by signed integers only
+            values = xp.take_along_axis(values, xp.astype(take, xp.int64), axis=1)
+        pieces.append(values)
+    out = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
+    return xp.reshape(out, block_shape)
+
+
+# -- backends -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Engine:
+    """How one backend runs the generator: its word arithmetic, whether arrays can be assigned into
+    (then rare erfinv branches run on their elements only) and how many counters a chunk holds."""
+
+    kit: WordArithmetic
+    mutable: bool
+    chunk: int
+
+
+def _engine(adapter: Any, device: Any) -> _Engine:
+    xp = adapter.xp
+    if adapter.name == "numpy":  # uint64 products are exact; small chunks stay in L2
+        return _Engine(WordArithmetic(xp, xp.uint64), True, 1 << 13)
+    if adapter.name == "torch":
+        # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
+        # On CPU, 8192 counters (32768 floats: torch's parallel grain) keep every temporary in
+        # cache and every op on one thread; a GPU wants few large launches instead.
+        # The words use torch itself: its integer ops spell the array API's names, and each call
+        # skips array_api_compat's promotion wrapper (a third of an op's cost at this chunk size).
+        import torch
+
+        chunk = 1 << 13 if getattr(device, "type", "cpu") == "cpu" else 1 << 22
+        return _Engine(WordArithmetic(torch, torch.int64, signed=True, device=device), True, chunk)
+    if adapter.name == "tensorflow":  # eager ops cost ~10 µs each: fewer, larger chunks
+        return _Engine(WordArithmetic(xp, xp.uint64, device=device), False, 1 << 20)
+    raise TypeError(f"rng='portable' has no engine for backend {adapter.name!r}")
+
+
+@functools.cache
+def _jax_kernel() -> Any:
+    """``jax.jit`` of the element-wise generator; key, stream and the law's numbers are traced."""
+    import jax
+    import jax.numpy as jnp
+
+    def kernel(
+        words: Any, numbers_: Any, *, shape: tuple[int, ...], block: Block, recipe: Recipe, work: str
+    ) -> Any:
+        dtype = jnp.dtype(work)
+        kit = NarrowWordArithmetic(jnp, jnp.uint32)
+        consts = Constants(jnp, dtype, None, recipe, [numbers_[i] for i in range(6)])
+        key, stream = (words[0], words[1]), (words[2], words[3])
+        return elementwise_values(jnp, kit, shape, block, key, stream, recipe, consts, dtype, mutable=False)
+
+    return jax.jit(kernel, static_argnames=("shape", "block", "recipe", "work"))
+
+
+def _jax_arguments(
+    key: tuple[int, int], stream: int, numbers_: Sequence[float], work: str
+) -> tuple[Any, Any]:
+    import jax.numpy as jnp
+    import numpy as np
+
+    words = np.array([key[0], key[1], stream & MASK32, stream >> 32], dtype=np.uint32)
+    return jnp.asarray(words), jnp.asarray(np.asarray(numbers_, dtype=work))
+
+
+def _device_scope(adapter: Any, device: Any) -> Any:
+    """TensorFlow places ops by context, not by argument: enter ``tf.device`` for the whole draw."""
+    if adapter.name == "tensorflow" and device is not None:
+        import tensorflow as tf
+
+        return tf.device(device)
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def draw_values(
+    adapter: Any,
+    law: Uniform | Normal | TruncatedNormal,
+    shape: tuple[int, ...],
+    block: Block,
+    key: tuple[int, int],
+    stream: int,
+    dtype: str,
+    device: Any,
+) -> Any:
+    """``block`` of the global ``shape`` tensor drawn from ``law`` (see the module docstring for the bits)."""
+    native = adapter.native_dtype(dtype)
+    block_shape = tuple(b - a for a, b in block)
+    if isinstance(law, Uniform) and law.low == law.high:
+        return adapter.full(block_shape, law.low, native, device)
+    if isinstance(law, (Normal, TruncatedNormal)) and law.sigma == 0:
+        return adapter.full(block_shape, law.mean, native, device)
+    work = "float64" if dtype == "float64" else "float32"
+    recipe, numbers_ = recipe_for(law, work == "float64")
+    xp = adapter.xp
+    if adapter.name == "jax":
+        words, params = _jax_arguments(key, stream, numbers_, work)
+        values = _jax_kernel()(words, params, shape=shape, block=block, recipe=recipe, work=work)
+        if device is not None:
+            import jax
+
+            values = jax.device_put(values, device)
+    else:
+        engine = _engine(adapter, device)
+        work_dtype = adapter.native_dtype(work)
+        with _device_scope(adapter, device):
+            consts = Constants(xp, work_dtype, device, recipe, numbers_)
+            values = run_values(
+                xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, consts,
+                work_dtype, engine.mutable, engine.chunk,
+            )  # fmt: skip
+    return values if work == dtype else xp.astype(values, native)
+
+
+class _GaussianSource:
+    """Stands in for the adapter inside ``_common.orthogonal``: ``normal`` is the portable draw.
+
+    The (rows, cols) Gaussian is rows [row_start, row_start + rows) of a (parent_rows, cols)
+    matrix, so a block of a larger parameter (an RNN gate) draws from that parameter's indices.
+    """
+
+    orthogonal_draw = "rows_then_transpose"
+
+    def __init__(
+        self, adapter: Any, key: tuple[int, int], stream: int, parent_rows: int, row_start: int
+    ) -> None:
+        self.adapter, self.key, self.stream = adapter, key, stream
+        self.parent_rows, self.row_start = parent_rows, row_start
+
+    @property
+    def xp(self) -> Any:
+        return self.adapter.xp
+
+    def native_dtype(self, name: str) -> Any:
+        return self.adapter.native_dtype(name)
+
+    def linalg_dtype(self, name: str) -> str:
+        return str(self.adapter.linalg_dtype(name))
+
+    def normal(
+        self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any, mean: float, sigma: float
+    ) -> Any:
+        rows, cols = shape
+        parent = (max(self.parent_rows, rows), cols)
+        block = ((self.row_start, self.row_start + rows), (0, cols))
+        values = draw_values(
+            self.adapter, Normal(mean, sigma), parent, block, self.key, self.stream, dtype_name(dtype), device
+        )
+        return self.xp.reshape(values, shape)
+
+
+def _slice(array: Any, block: Block, shape: tuple[int, ...]) -> Any:
+    if all(b == (0, n) for b, n in zip(block, shape, strict=True)):
+        return array
+    return array[tuple(slice(a, b) for a, b in block)]
+
+
+def realize_block(
+    adapter: Any,
+    plan: Plan,
+    *,
+    seed: int,
+    stream: int,
+    dtype: str,
+    device: Any,
+    block: Block,
+    parent_shape: tuple[int, ...] | None = None,
+    row_start: int = 0,
+) -> Any:
+    """``block`` (in ``plan.shape``'s coordinates) of ``plan`` sampled portably.
+
+    ``plan`` may cover rows [row_start, row_start + plan.shape[0]) of a larger ``parent_shape``
+    tensor (same trailing axes): its elements then take the parent's flat indices, so a piece of
+    a parameter draws the same numbers as the same rows of the whole. Orthogonal, identity and
+    dirac are built whole and sliced (their block is not computed alone).
+    """
+    law, shape = plan.law, plan.shape
+    parent = shape if parent_shape is None else parent_shape
+    if parent != shape and (parent[1:] != shape[1:] or row_start + shape[0] > parent[0]):
+        raise ValueError(f"a {shape} piece at row {row_start} does not fit in a {parent} parameter")
+    native = adapter.native_dtype(dtype)
+    block_shape = tuple(b - a for a, b in block)
+    key = key_words(seed)
+    if isinstance(law, Constant):
+        return adapter.full(block_shape, law.value, native, device)
+    if isinstance(law, Identity):
+        return _slice(identity(adapter, shape, law, native, device), block, shape)
+    if isinstance(law, Dirac):
+        return _slice(dirac(adapter, shape, law, native, device), block, shape)
+    if isinstance(law, Orthogonal):
+        parent_rows = parent[0] if parent != shape else shape[law.out_axis]
+        source: Any = _GaussianSource(adapter, key, stream, parent_rows, row_start if parent != shape else 0)
+        with _device_scope(adapter, device):
+            whole = orthogonal(source, None, shape, law, dtype, device)
+        return _slice(whole, block, shape)
+    parent_block = ((row_start + block[0][0], row_start + block[0][1]), *block[1:]) if block else block
+    return draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
+
+
+def _jax_sharding(adapter: Any, shard: object) -> Any:
+    """``shard`` if it is a ``jax.sharding.Sharding`` for the jax backend, else None."""
+    if adapter.name != "jax" or shard is None or isinstance(shard, (tuple, slice)):
+        return None
+    import jax
+
+    return shard if isinstance(shard, jax.sharding.Sharding) else None
+
+
+def realize_portable(
+    adapter: Any, plan: Plan, *, seed: object, dtype: object, device: object, stream: object, shard: object
+) -> Any:
+    """Sample ``plan`` with the portable generator: the ``shard`` block of the global tensor (all of it if None).
+
+    For JAX, ``shard`` may be a ``jax.sharding.Sharding``: the result is the whole tensor laid out
+    by it, each device generating only its own block under ``jax.jit(out_shardings=...)``.
+    """
+    name = dtype_name(dtype)
+    dev = adapter.device(device)
+    root = portable_seed(seed)
+    sid = stream_id(stream)
+    sharding = _jax_sharding(adapter, shard)
+    if sharding is not None:
+        import jax
+
+        full = normalize_shard(None, plan.shape)
+
+        def whole() -> Any:
+            return realize_block(adapter, plan, seed=root, stream=sid, dtype=name, device=None, block=full)
+
+        return jax.jit(whole, out_shardings=sharding)()
+    block = normalize_shard(shard, plan.shape)
+    return realize_block(adapter, plan, seed=root, stream=sid, dtype=name, device=dev, block=block)

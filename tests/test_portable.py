@@ -1,0 +1,354 @@
+"""rng="portable": Philox-4x32-10 conformance, its bit layout, and the same numbers on every backend.
+
+What each group proves:
+* the Philox rounds, on every backend's word arithmetic, reproduce Random123's known answers;
+* an element's value is the documented function of (seed, stream, flat index), checked against a
+  pure-Python reference, and does not depend on the tensor's shape, dtype path or backend;
+* uniform-family draws are bit-identical across numpy, torch, tensorflow and jax (float32, float16,
+  bfloat16; float64 too, jax in an x64 subprocess); normal and truncated-normal draws agree within
+  ``NORMAL_ULPS``; orthogonal within ``ORTHOGONAL_ATOL``;
+* the draws follow their laws (Kolmogorov-Smirnov), streams and seeds separate, bad arguments fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import backend_param, run_jax_x64, to_numpy
+from scipy import stats
+from winit.backends import _philox
+from winit.backends._portable import NORMAL_ULPS, ORTHOGONAL_ATOL, stream_id
+
+import winit
+
+# Random123 tests/kat_vectors, the three "philox4x32 10" lines: counter (4 words), key (2), output (4).
+KAT_PHILOX4X32_10 = [
+    ((0x00000000, 0x00000000, 0x00000000, 0x00000000), (0x00000000, 0x00000000),
+     (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF),
+     (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]  # fmt: skip
+
+ALL = [backend_param(name) for name in ("numpy", "torch", "tensorflow", "jax")]
+OTHERS = [backend_param(name) for name in ("torch", "tensorflow", "jax")]
+UNIFORM_LAWS = [
+    ("he_uniform", {}),  # U(−b, b) from a variance rule
+    ("glorot_uniform", {"gain": 0.7}),
+    ("random_uniform", {"minval": -0.3, "maxval": 1.7}),  # asymmetric
+    ("random_uniform", {"minval": 0.0, "maxval": 1.0}),  # torch's uniform_ default
+]
+NORMAL_LAWS = [
+    ("he_normal", {}),
+    ("variance_scaling", {}),  # truncated at ±2σ, corrected σ
+    ("random_normal", {"mean": 0.3, "stddev": 0.05}),
+    ("truncated_normal", {"mean": -1.0, "stddev": 0.5, "lower": -2.0, "upper": 0.5}),
+]
+
+
+def _kit(backend: str) -> _philox.WordArithmetic:
+    """Each backend's word arithmetic, as the portable engine builds it."""
+    from winit.backends import _portable
+
+    adapter = winit.backend(backend)
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return _philox.NarrowWordArithmetic(jnp, jnp.uint32)
+    return _portable._engine(adapter, adapter.device(None)).kit
+
+
+def _draw(backend: str, scheme: str, shape: tuple[int, ...], **kwargs: Any) -> np.ndarray:
+    kwargs.setdefault("seed", 11)
+    kwargs.setdefault("stream", "layer.weight")
+    return to_numpy(winit.init(scheme, shape, backend=backend, layout="torch", rng="portable", **kwargs))
+
+
+def _ulps(a: np.ndarray, b: np.ndarray, sigma: float) -> float:
+    """max |a − b| in units in the last place of max(|a|, |b|, σ), in a's float type."""
+    floor = np.asarray(sigma, dtype=a.dtype)
+    return float(np.max(np.abs(a - b) / np.spacing(np.maximum(np.maximum(np.abs(a), np.abs(b)), floor))))
+
+
+# -- Philox ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("vector", range(3), ids=["zeros", "ones", "pi"])
+@pytest.mark.parametrize("backend", ALL)
+def test_philox_matches_random123_known_answers(vector: int, backend: str) -> None:
+    counter, key, expected = KAT_PHILOX4X32_10[vector]
+    kit = _kit(backend)
+    words = [kit.arange(c, c + 1) for c in counter]
+    out = _philox.philox4x32(kit, words, key)
+    assert [int(to_numpy(w)[0]) for w in out] == list(expected)
+
+
+def test_philox_16_bit_limbs_match_known_answers_on_numpy() -> None:
+    """The uint32 limb arithmetic (JAX's) checked on NumPy too, all three vectors in one call."""
+    kit = _philox.NarrowWordArithmetic(np, np.uint32)
+    counters = [np.array([v[0][i] for v in KAT_PHILOX4X32_10], dtype=np.uint32) for i in range(4)]
+    for row, (_, key, expected) in enumerate(KAT_PHILOX4X32_10):
+        out = _philox.philox4x32(kit, [c[row : row + 1] for c in counters], key)
+        assert [int(w[0]) for w in out] == list(expected)
+
+
+def test_philox_rejects_wrong_word_counts() -> None:
+    with pytest.raises(ValueError, match="4-word counter and a 2-word key"):
+        _philox.philox4x32(_kit("numpy"), (0, 0, 0), (0, 0))
+
+
+# -- the bit layout -------------------------------------------------------------------------------------
+def _reference_philox(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, ...]:
+    """Philox-4x32-10 in plain Python ints, straight from the paper's round function."""
+    c, (k0, k1) = list(counter), key
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k0, p1 & 0xFFFFFFFF, (p0 >> 32) ^ c[3] ^ k1, p0 & 0xFFFFFFFF]
+        k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    return tuple(c)
+
+
+def test_uniform_elements_follow_the_documented_bit_layout() -> None:
+    """Element e = word e mod 4 of Philox((⌊e/4⌋, 0, stream), (seed lo, seed hi)), top 24 bits, (k + c)·s."""
+    seed, stream, low, high = 2**40 + 12345, 2**35 + 7, -0.3, 1.7
+    values = _draw("numpy", "random_uniform", (3, 5), seed=seed, stream=stream, minval=low, maxval=high)
+    scale = np.float32((high - low) / 2**24)
+    offset = np.float32(low / ((high - low) / 2**24))
+    key = (seed & 0xFFFFFFFF, seed >> 32)
+    for e, value in enumerate(values.reshape(-1)):
+        word = _reference_philox((e // 4, 0, stream & 0xFFFFFFFF, stream >> 32), key)[e % 4]
+        k = np.float32(word >> 8)
+        assert value == (k + offset) * scale, e
+
+
+def test_string_stream_is_the_blake2b_of_the_name() -> None:
+    digest = int.from_bytes(hashlib.blake2b(b"encoder.0.weight", digest_size=8).digest(), "little")
+    assert stream_id("encoder.0.weight") == digest
+    by_name = _draw("numpy", "he_uniform", (8, 8), stream="encoder.0.weight")
+    assert np.array_equal(by_name, _draw("numpy", "he_uniform", (8, 8), stream=digest))
+
+
+def test_value_depends_on_flat_index_not_shape() -> None:
+    flat = _draw("numpy", "random_normal", (30,))
+    assert np.array_equal(_draw("numpy", "random_normal", (4, 6)).reshape(-1), flat[:24])
+    assert np.array_equal(_draw("numpy", "random_normal", (2, 3, 5)).reshape(-1), flat)
+
+
+def test_elementwise_and_run_paths_agree_past_two_to_the_32_elements() -> None:
+    """A block near the end of a 2³³-element tensor: JAX's uint32 carry arithmetic vs the int64 runs."""
+    from winit.backends import _portable as portable
+
+    from winit._laws import Normal, Uniform
+
+    shape, block = (2**17, 2**16), ((2**17 - 3, 2**17), (2**16 - 7, 2**16))
+    narrow = _philox.NarrowWordArithmetic(np, np.uint32)
+    wide = _philox.WordArithmetic(np, np.uint64)
+    for law in (Uniform(-1.0, 1.0), Normal(0.0, 1.0)):
+        recipe, numbers = portable.recipe_for(law, float64=False)
+        consts = portable.Constants(np, np.float32, None, recipe, numbers)
+        key, stream = (5, 6), (7, 8)
+        by_element = portable.elementwise_values(
+            np, narrow, shape, block, key, stream, recipe, consts, np.float32, True
+        )
+        by_run = portable.run_values(
+            np, wide, shape, block, key, stream, recipe, consts, np.float32, True, 1 << 13
+        )
+        assert np.array_equal(by_element, by_run)
+    # and the layout holds there: the last element is word 3 of counter (2³³ − 1) // 4
+    recipe, numbers = portable.recipe_for(Uniform(0.0, 1.0), float64=False)
+    unit = portable.Constants(np, np.float32, None, recipe, numbers)
+    corner = ((2**17 - 1, 2**17), (2**16 - 1, 2**16))
+    last = portable.run_values(np, wide, shape, corner, (5, 6), (7, 8), recipe, unit, np.float32, True, 64)
+    counter = (2**33 - 1) // 4
+    word = _reference_philox((counter & 0xFFFFFFFF, counter >> 32, 7, 8), (5, 6))[3]
+    assert last[0, 0] == np.float32(word >> 8) * np.float32(2**-24)
+
+
+# -- across backends ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize(("scheme", "params"), UNIFORM_LAWS)
+@pytest.mark.parametrize("backend", OTHERS)
+def test_uniform_family_is_bit_identical_across_backends(
+    scheme: str, params: dict[str, float], dtype: str, backend: str
+) -> None:
+    reference = _draw("numpy", scheme, (96, 67), dtype=dtype, **params).astype(np.float32)
+    values = _draw(backend, scheme, (96, 67), dtype=dtype, **params).astype(np.float32)
+    assert np.array_equal(values.view(np.uint32), reference.view(np.uint32))
+
+
+@pytest.mark.parametrize(("scheme", "params"), NORMAL_LAWS)
+@pytest.mark.parametrize("backend", OTHERS)
+def test_normal_family_agrees_across_backends_within_stated_ulps(
+    scheme: str, params: dict[str, float], backend: str
+) -> None:
+    reference = _draw("numpy", scheme, (512, 384), **params)
+    values = _draw(backend, scheme, (512, 384), **params)
+    sigma = params.get("stddev", float(np.std(reference)))
+    assert _ulps(values, reference, sigma) <= NORMAL_ULPS
+    assert np.mean(values != reference) < 0.5  # mostly identical: the differences are rounding, not drift
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("backend", OTHERS)
+def test_half_precision_normals_differ_by_at_most_one_of_their_ulps(dtype: str, backend: str) -> None:
+    """Half-precision draws are float32 draws rounded: a few-ulp float32 difference moves one rounding at most."""
+    reference = _draw("numpy", "he_normal", (128, 96), dtype=dtype).astype(np.float32)
+    values = _draw(backend, "he_normal", (128, 96), dtype=dtype).astype(np.float32)
+    magnitude = np.maximum(np.abs(values), np.abs(reference))
+    if dtype == "float16":
+        ulp = np.spacing(magnitude.astype(np.float16)).astype(np.float32)
+    else:  # bfloat16 keeps float32's exponent range: 8 significant bits
+        ulp = np.float32(2.0**-7) * np.exp2(np.floor(np.log2(magnitude)))
+    assert np.all(np.abs(values - reference) <= ulp)
+    assert np.mean(values == reference) > 0.99
+
+
+@pytest.mark.parametrize("backend", [backend_param(name) for name in ("torch", "tensorflow")])
+def test_float64_uniform_identical_and_normal_within_ulps(backend: str) -> None:
+    for scheme, params in (UNIFORM_LAWS[2], NORMAL_LAWS[0]):
+        reference = _draw("numpy", scheme, (256, 129), dtype="float64", **params)
+        values = _draw(backend, scheme, (256, 129), dtype="float64", **params)
+        assert values.dtype == np.float64
+        if scheme.endswith("uniform"):
+            assert np.array_equal(values.view(np.uint64), reference.view(np.uint64))
+        else:
+            assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS
+
+
+def test_float64_on_jax_matches_numpy() -> None:
+    script = """
+import numpy as np, winit
+for scheme, kw in (("random_uniform", dict(minval=-0.3, maxval=1.7)), ("he_normal", {})):
+    a = np.asarray(winit.init(scheme, (64, 33), backend="jax", layout="torch", dtype="float64", seed=11,
+                              stream="w", rng="portable", **kw))
+    b = winit.init(scheme, (64, 33), backend="numpy", layout="torch", dtype="float64", seed=11,
+                   stream="w", rng="portable", **kw)
+    assert a.dtype == np.float64
+    ulps = np.max(np.abs(a - b) / np.spacing(np.maximum(np.abs(b), np.std(b))))
+    print(scheme, int(np.array_equal(a, b)), ulps)
+"""
+    lines = run_jax_x64(script).stdout.split("\n")
+    uniform, normal = (line.split() for line in lines[:2])
+    assert uniform[1] == "1"
+    assert float(normal[2]) <= NORMAL_ULPS
+
+
+@pytest.mark.parametrize("shape", [(48, 32), (32, 48), (16, 4, 3)])
+@pytest.mark.parametrize("backend", OTHERS)
+def test_orthogonal_agrees_across_backends_within_tolerance(shape: tuple[int, ...], backend: str) -> None:
+    gain = 1.5
+    reference = _draw("numpy", "orthogonal", shape, gain=gain)
+    values = _draw(backend, "orthogonal", shape, gain=gain)
+    assert np.max(np.abs(values - reference)) <= ORTHOGONAL_ATOL * gain
+
+
+def test_orthogonal_is_the_qr_of_the_portable_gaussian() -> None:
+    """Q·sign(diag R) of the (rows, cols) portable N(0, 1) draw with the same seed and stream."""
+    gaussian = _draw("numpy", "random_normal", (12, 20), mean=0.0, stddev=1.0).astype(np.float64)
+    q, r = np.linalg.qr(gaussian.T)  # rows < cols: QR of the transpose, as torch.nn.init.orthogonal_
+    expected = (q * np.sign(np.diag(r))).T
+    values = _draw("numpy", "orthogonal", (12, 20))
+    assert np.allclose(values @ values.T, np.eye(12), atol=1e-5)
+    assert np.max(np.abs(values - expected)) < 1e-5
+
+
+def test_torch_init_matches_winit_init_with_the_parameter_name_as_stream() -> None:
+    torch = pytest.importorskip("torch")
+    import winit.torch as wt
+
+    model = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.Tanh(), torch.nn.Linear(30, 10))
+    wt.init_(model, "glorot_uniform", nonlinearity="tanh", bias="random_uniform", seed=5, rng="portable")
+    for name in ("0.weight", "2.weight"):
+        weight = model.get_parameter(name).detach().numpy()
+        expected = winit.init(
+            "glorot_uniform", weight.shape, layout="torch", seed=5, rng="portable", stream=name
+        )
+        assert np.array_equal(weight, expected), name
+    bias = winit.init("random_uniform", (30,), seed=5, rng="portable", stream="0.bias")
+    assert np.array_equal(model[0].bias.detach().numpy(), bias)
+
+
+# -- the laws -------------------------------------------------------------------------------------------
+def test_portable_draws_follow_their_laws() -> None:
+    n = (256, 256)
+    uniform = _draw("numpy", "random_uniform", n, minval=-2.0, maxval=3.0).reshape(-1)
+    assert uniform.min() >= -2.0 and uniform.max() < 3.0
+    assert stats.kstest(uniform, stats.uniform(-2.0, 5.0).cdf).pvalue > 1e-3
+    normal = _draw("numpy", "random_normal", n, mean=1.0, stddev=2.0).reshape(-1)
+    assert stats.kstest(normal, stats.norm(1.0, 2.0).cdf).pvalue > 1e-3
+    cut = _draw("numpy", "truncated_normal", n, mean=0.5, stddev=2.0, lower=-1.0, upper=2.5).reshape(-1)
+    assert cut.min() >= 0.5 - 2.0 and cut.max() <= 0.5 + 5.0
+    assert stats.kstest(cut, stats.truncnorm(-1.0, 2.5, loc=0.5, scale=2.0).cdf).pvalue > 1e-3
+    # float64 normals reach past float32's 5.4σ tail limit only rarely; check their law too
+    wide = _draw("numpy", "random_normal", (128, 128), dtype="float64", mean=0.0, stddev=1.0).reshape(-1)
+    assert stats.kstest(wide, stats.norm().cdf).pvalue > 1e-3
+
+
+def test_streams_and_seeds_give_unrelated_draws() -> None:
+    a = _draw("numpy", "random_normal", (256, 64), stream="a").reshape(-1)
+    b = _draw("numpy", "random_normal", (256, 64), stream="b").reshape(-1)
+    c = _draw("numpy", "random_normal", (256, 64), stream="a", seed=12).reshape(-1)
+    assert np.array_equal(a, _draw("numpy", "random_normal", (256, 64), stream="a").reshape(-1))
+    bound = 4 / math.sqrt(a.size)  # 4 standard errors of a correlation of independent draws
+    assert abs(np.corrcoef(a, b)[0, 1]) < bound and abs(np.corrcoef(a, c)[0, 1]) < bound
+
+
+@pytest.mark.parametrize("backend", ALL)
+def test_structured_and_constant_laws_match_native(backend: str) -> None:
+    for scheme, shape in (("zeros", (3, 4)), ("identity", (4, 6)), ("dirac", (4, 2, 3, 3))):
+        native = to_numpy(winit.init(scheme, shape, backend=backend, layout="torch"))
+        portable = to_numpy(
+            winit.init(scheme, shape, backend=backend, layout="torch", rng="portable", seed=0)
+        )
+        assert np.array_equal(native, portable), scheme
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_truncation_far_in_the_tail_stays_finite_and_inside(dtype: str) -> None:
+    values = _draw(
+        "numpy", "truncated_normal", (64, 64), dtype=dtype, mean=0.0, stddev=1.0, lower=-1.0, upper=40.0
+    )
+    assert np.all(np.isfinite(values)) and values.min() >= -1.0 and values.max() <= 40.0
+
+
+def test_zero_width_laws_are_constant() -> None:
+    assert np.all(_draw("numpy", "random_uniform", (5,), minval=0.25, maxval=0.25) == np.float32(0.25))
+    assert np.all(_draw("numpy", "random_normal", (5,), mean=-1.0, stddev=0.0) == np.float32(-1.0))
+
+
+def test_scalar_shape() -> None:
+    value = _draw("numpy", "random_uniform", ())
+    assert value.shape == () and value == _draw("numpy", "random_uniform", (1,))[0]
+
+
+# -- arguments ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"rng": "philox"}, ValueError, "accepted: native, portable"),
+        ({"rng": "portable", "seed": np.random.default_rng(0)}, TypeError, "int seed"),
+        ({"rng": "portable", "seed": -1}, ValueError, "seed must be in"),
+        ({"rng": "portable", "stream": -3}, ValueError, "2\\*\\*64"),
+        ({"rng": "portable", "stream": 1.5}, TypeError, "stream must be"),
+        ({"shard": (slice(0, 2),)}, ValueError, "need rng='portable'"),
+        ({"stream": "w"}, ValueError, "need rng='portable'"),
+    ],
+)
+def test_bad_arguments_name_the_value_and_the_choices(
+    kwargs: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        winit.init("he_uniform", (4, 4), **kwargs)
+
+
+def test_torch_init_rejects_a_generator_with_portable() -> None:
+    torch = pytest.importorskip("torch")
+    import winit.torch as wt
+
+    with pytest.raises(ValueError, match="rng='portable' draws from seed="):
+        wt.init_(torch.nn.Linear(2, 2), generator=torch.Generator(), rng="portable")
+    with pytest.raises(ValueError, match="accepted: native, portable"):
+        wt.init_(torch.nn.Linear(2, 2), rng="philox")
