@@ -1,0 +1,68 @@
+"""Portable (Philox-4x32-10) vs native RNG: median time of a 4096×4096 float32 init on each backend.
+
+Run: ``python benchmarks/portable.py [--size 4096] [--repeats 5] [--backends numpy,torch,...]``.
+Prints one row per (backend, law): the native and portable medians and their ratio. Both are
+warmed up once (JAX compiles there), then timed in alternating rounds, so a load spike from
+another process hits both; each timing waits for the result (``block_until_ready`` for JAX).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import winit
+
+LAWS = {"uniform": "he_uniform", "normal": "he_normal"}
+RNGS = ("native", "portable")
+
+
+def _finish(value: Any) -> Any:
+    ready = getattr(value, "block_until_ready", None)
+    return ready() if ready is not None else value
+
+
+def _initializer(scheme: str, shape: tuple[int, int], backend: str, rng: str) -> Callable[[], Any]:
+    return lambda: winit.init(scheme, shape, backend=backend, seed=0, rng=rng)
+
+
+def alternating_medians(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median seconds of each ``runs`` entry over ``repeats`` alternating rounds, after one warm-up each."""
+    for run in runs.values():
+        _finish(run())
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for round_ in range(repeats):
+        order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
+        for name in order:
+            start = time.perf_counter()
+            _finish(runs[name]())
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--backends", default="numpy,torch,tensorflow,jax")
+    args = parser.parse_args()
+    shape = (args.size, args.size)
+    print(f"{args.size}×{args.size} float32, median of {args.repeats}; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'backend':<11} {'law':<8} {'native ms':>10} {'portable ms':>12} {'ratio':>6}")
+    for backend in args.backends.split(","):
+        for law, scheme in LAWS.items():
+            runs = {rng: _initializer(scheme, shape, backend, rng) for rng in RNGS}
+            medians = alternating_medians(runs, args.repeats)
+            native, portable = medians["native"], medians["portable"]
+            row = f"{backend:<11} {law:<8} {native * 1e3:>10.1f} {portable * 1e3:>12.1f}"
+            print(f"{row} {portable / native:>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
