@@ -269,8 +269,13 @@ def _torch_worker(rank: int, world: int, port: int, out: str) -> None:
         }
         if rank == 0:
             torch.save(gathered, out)
+        # every rank leaves together: a gloo rank torn down while a peer still talks aborts the process
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+    # Skip interpreter teardown: gloo's background threads can still be joinable when C++ statics are
+    # destroyed, and std::terminate then aborts a rank that has finished its work.
+    os._exit(0)
 
 
 def _free_port() -> int:
