@@ -181,7 +181,9 @@ def orthogonal(
         order = list(range(1, len(shape)))
         order.insert(law.out_axis, 0)
         q = xp.permute_dims(q, tuple(order))
-    return xp.astype(q * law.gain, adapter.native_dtype(dtype))
+    if law.gain != 1.0:  # ×1 is exact, so skipping it keeps parity and saves a full-size temporary
+        q = q * law.gain
+    return xp.astype(q, adapter.native_dtype(dtype), copy=False)
 
 
 def identity(adapter: Adapter, shape: tuple[int, ...], law: Identity, dtype: Any, device: Any) -> Any:

@@ -41,8 +41,8 @@ class _TensorFlowNamespace:
         return tf.linalg.matrix_transpose(x)
 
     @staticmethod
-    def astype(x: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
-        return tf.cast(x, dtype)
+    def astype(x: tf.Tensor, dtype: tf.DType, *, copy: bool = True) -> tf.Tensor:
+        return tf.cast(x, dtype)  # tensors are immutable: a same-dtype cast is already free
 
     @staticmethod
     def eye(rows: int, cols: int, *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
