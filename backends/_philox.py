@@ -154,3 +154,85 @@ def philox4x32(
         c0, c1 = kit.clean(kit.xor(hi1, kit.xor(c1, k0))), lo1
         c2, c3 = kit.clean(kit.xor(hi0, kit.xor(c3, k1))), lo0
     return c0, kit.clean(c1), c2, kit.clean(c3)
+
+
+class InPlaceWords(WordArithmetic):
+    """Wide words in a namespace whose elementwise functions write into ``out=`` (NumPy, torch).
+
+    ``store``: keyword arguments that let an integer result be written into a float ``out``
+    (NumPy asks for ``casting="unsafe"``; torch casts on its own).
+    """
+
+    def __init__(
+        self,
+        xp: Any,
+        dtype: Any,
+        *,
+        signed: bool = False,
+        device: Any = None,
+        store: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(xp, dtype, signed=signed, device=device)
+        self.store = store or {}
+        self.multipliers = xp.asarray([[PHILOX_M[0]], [PHILOX_M[1]]], dtype=dtype, device=device)
+
+
+class PhiloxBuffers:
+    """Philox-4x32-10 of up to ``capacity`` counters at a time, in three preallocated buffers, five array ops a round.
+
+    The words ride in pairs, rows of (2, n) arrays: A = (c0, c2), the multiplicands, and the last
+    product P, whose low halves are (c3, c1). One round is
+    P = A·(M0, M1) (in place); H = (P >> 32) ⊕ P_previous; A = (H₁ ⊕ k0, H₀ ⊕ k1) & (2³² − 1),
+    written over P_previous: the products keep all 64 bits (uint64, or int64 wrapping), the
+    shift's and P_previous's upper halves are garbage that the one mask drops, and P_previous's
+    low halves are exactly c1 and c3.
+    """
+
+    def __init__(self, kit: InPlaceWords, capacity: int) -> None:
+        self.kit, self.capacity = kit, capacity
+        xp, dtype, device = kit.xp, kit.dtype, kit.device
+        self.buffers = [xp.empty((2, capacity), dtype=dtype, device=device) for _ in range(3)]
+        self._views: dict[int, list[tuple[Any, Any, Any]]] = {}
+        self._keys: dict[tuple[int, int, int], list[tuple[Any, Any]]] = {}
+
+    def _rows(self, n: int) -> list[tuple[Any, Any, Any]]:
+        """(whole, row 0, row 1) of each buffer cut to n columns; views cost a microsecond each, so keep them."""
+        if n not in self._views:
+            self._views[n] = [(b[:, :n], b[0, :n], b[1, :n]) for b in self.buffers]
+        return self._views[n]
+
+    def _round_keys(self, key: Sequence[int], rounds: int) -> list[tuple[Any, Any]]:
+        index = (int(key[0]), int(key[1]), rounds)
+        if index not in self._keys:
+            self._keys[index] = [
+                (self.kit.const(k0), self.kit.const(k1)) for k0, k1 in round_keys(self.kit, key, rounds)
+            ]
+        return self._keys[index]
+
+    def __call__(
+        self, counter: Any, stream: Sequence[int], key: Sequence[int], rounds: int = ROUNDS
+    ) -> tuple[Any, Any, Any, Any]:
+        """The four output words (c0, c1, c2, c3), each (n,), of the counters ``counter`` (n 64-bit words).
+
+        They are views into the buffers: use them before the next call.
+        """
+        kit, xp = self.kit, self.kit.xp
+        n = counter.shape[0]
+        if n > self.capacity:
+            raise ValueError(f"{n} counters exceed the buffers' capacity of {self.capacity}")
+        a, previous, high = self._rows(n)
+        mask, shift, multipliers = kit.const(MASK32), kit.const(32), kit.multipliers
+        xp.bitwise_and(counter, mask, out=a[1])
+        a[2][...] = stream[0]
+        xp.bitwise_right_shift(counter, shift, out=previous[2])  # c1: the counter's high word
+        previous[1][...] = stream[1]  # c3
+        for k0, k1 in self._round_keys(key, rounds):
+            xp.multiply(a[0], multipliers, out=a[0])
+            xp.bitwise_right_shift(a[0], shift, out=high[0])
+            xp.bitwise_xor(high[0], previous[0], out=high[0])  # (hi(M0·c0) ⊕ c3, hi(M1·c2) ⊕ c1)
+            xp.bitwise_xor(high[2], k0, out=previous[1])
+            xp.bitwise_xor(high[1], k1, out=previous[2])
+            xp.bitwise_and(previous[0], mask, out=previous[0])
+            a, previous = previous, a
+        xp.bitwise_and(previous[0], mask, out=previous[0])
+        return a[1], previous[2], a[2], previous[1]

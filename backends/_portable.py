@@ -20,18 +20,24 @@ float32 ulps of a rounding boundary. Orthogonal: the Gaussian is portable, the Q
 backend's (``ORTHOGONAL_ATOL``).
 
 Speed. NumPy, torch and TensorFlow walk the block's contiguous runs: one Philox call gives four
-float32 elements, chunked so temporaries stay in cache. JAX computes each element from its own
-index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate only its
-shard) at the price of one Philox call per element.
+float32 elements. NumPy and torch run it in cache-sized chunks through ``out=`` into preallocated
+buffers (:class:`PhiloxBuffers`: five array passes a round over (2, n) word pairs; then
+:class:`InPlaceValues`), torch on CPU on one thread; TensorFlow runs draws of 2¹⁶ counters or more
+as XLA-compiled kernels (:func:`xla_run_values`), smaller ones eagerly. JAX computes each element
+from its own index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate
+only its shard) at the price of one Philox call per element. XLA (JAX, and TensorFlow's kernels)
+contracts the normal's polynomial into FMAs, so those normals differ from NumPy's and torch's by a
+few ulps (within ``NORMAL_ULPS``); uniform draws stay bit-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -39,7 +45,7 @@ from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, Truncated
 from winit._schemes import Plan
 
 from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
-from ._philox import MASK32, NarrowWordArithmetic, WordArithmetic, philox4x32
+from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
 
 RNGS: Final[tuple[str, ...]] = ("native", "portable")
 MAX_STREAM: Final = 2**64 - 1
@@ -153,6 +159,36 @@ def normalize_shard(shard: object, shape: tuple[int, ...]) -> Block:
         block.append((start, max(start, stop)))
     block.extend((0, n) for n in shape[len(index) :])
     return tuple(block)
+
+
+def is_jax_key(seed: object) -> bool:
+    """Whether ``seed`` is a JAX PRNG key: a typed key array or a raw uint32[2] one (possibly traced)."""
+    if type(seed).__module__.split(".")[0] not in ("jax", "jaxlib"):
+        return False
+    import jax
+    import jax.numpy as jnp
+
+    dtype = getattr(seed, "dtype", None)
+    return dtype is not None and (
+        jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == jnp.uint32 and seed.shape == (2,))  # type: ignore[attr-defined]
+    )
+
+
+def jax_key_words(key: Any) -> Any:
+    """The Philox key (k0, k1) of a JAX key as a traceable uint32[2]: (data[1], data[0]).
+
+    A key made by ``jax.random.key(seed)`` (threefry: data = [seed >> 32, seed mod 2³²]) so gives
+    the words of the int ``seed`` itself: a Flax initializer keyed by it draws ``winit.init(seed=seed)``.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    if data.shape != (2,):
+        raise TypeError(
+            f"rng='portable' takes a 2-word (threefry) JAX key, got key data of shape {tuple(data.shape)}"
+        )
+    return jnp.asarray(data, dtype=jnp.uint32)[::-1]
 
 
 def key_words(seed: int) -> tuple[int, int]:
@@ -390,6 +426,122 @@ def elementwise_values(
     return values_from_integers(xp, k, recipe, consts, mutable)
 
 
+class InPlaceValues:
+    """Philox words → a law's values through ``out=``, in scratch buffers sized to one chunk.
+
+    The same operations, in the same order, as :func:`integers_from_words` and
+    :func:`values_from_integers` (so the same bits), without a temporary array per step; the
+    last step writes into the caller's destination.
+    """
+
+    def __init__(
+        self, kit: InPlaceWords, recipe: Recipe, consts: Constants, dtype: Any, capacity: int
+    ) -> None:
+        self.kit, self.recipe, self.consts = kit, recipe, consts
+        self.lanes = 4 // recipe.words
+        size = capacity * self.lanes
+        scratch = 4 if recipe.gaussian else 2 if recipe.float64 else 1  # a Gaussian's x, w, t, p
+        self.buffers = [kit.xp.empty((size,), dtype=dtype, device=kit.device) for _ in range(scratch)]
+        self.two_26 = kit.xp.asarray(2.0**26, dtype=dtype, device=kit.device)
+
+    def __call__(self, words: Sequence[Any], out: Any) -> None:
+        """Write the values of ``words`` (c0, c1, c2, c3, each (n,)) into ``out`` (n·lanes elements, any 2-d shape)."""
+        kit, xp, recipe, consts = self.kit, self.kit.xp, self.recipe, self.consts
+        size = words[0].shape[0] * self.lanes
+        k = self.buffers[0][:size]
+        lanes = xp.reshape(k, (-1, self.lanes)).T  # lanes[i]: elements i, i + lanes, ...
+        if not recipe.float64:  # k = w >> 8, element 4j + i from word i
+            for i, word in enumerate(words):
+                xp.bitwise_right_shift(word, kit.const(8), out=lanes[i], **kit.store)
+        else:  # k = (w0 >> 5)·2²⁶ + (w1 >> 6), element 2j + i from words 2i, 2i + 1
+            low = self.buffers[1][:size]
+            low_lanes = xp.reshape(low, (-1, 2)).T
+            for i in range(2):
+                xp.bitwise_right_shift(words[2 * i], kit.const(5), out=lanes[i], **kit.store)
+                xp.bitwise_right_shift(words[2 * i + 1], kit.const(6), out=low_lanes[i], **kit.store)
+            xp.multiply(k, self.two_26, out=k)
+            xp.add(k, low, out=k)
+        x = xp.add(k, consts.offset, out=k)
+        if not recipe.gaussian:
+            xp.multiply(xp.reshape(x, out.shape), consts.scale, out=out)
+            return
+        xp.multiply(x, consts.scale, out=x)
+        w, t, p = (b[:size] for b in self.buffers[1:])
+        xp.subtract(consts.one, x, out=w)
+        xp.add(consts.one, x, out=t)
+        xp.multiply(w, t, out=w)
+        xp.log(w, out=w)
+        xp.negative(w, out=w)
+        limit, centre, coefficients = consts.branches[0]
+        xp.subtract(w, centre, out=t)
+        xp.multiply(t, coefficients[0], out=p)
+        xp.add(p, coefficients[1], out=p)
+        for c in coefficients[2:]:
+            xp.multiply(p, t, out=p)
+            xp.add(p, c, out=p)
+        if len(consts.branches) > 1:
+            found = xp.nonzero(w >= limit)  # torch: an (m, 1) tensor; NumPy: a tuple
+            tail = found if isinstance(found, tuple) else (found[:, 0],)
+            if tail[0].shape[0]:
+                p[tail] = _normal_quantile_tail(xp, w[tail], consts.branches[1:])
+        z = xp.multiply(p, x, out=x)
+        if recipe.clip:
+            xp.clip(z, consts.lower, consts.upper, out=z)
+        if recipe.shifted:
+            xp.add(z, consts.shift, out=z)
+        xp.multiply(xp.reshape(z, out.shape), consts.sigma, out=out)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A block as R runs of consecutive flat indices (axes after the last partially covered one are whole).
+
+    ``starts``: each run's first flat index (R words), or None for one run starting at ``first``;
+    ``offset``: where the run starts inside its first counter (the same for every run), or −1 when
+    that differs from run to run; ``width``: counters covering one run; ``run``: its length.
+    """
+
+    starts: Any
+    rows: int
+    offset: int
+    width: int
+    run: int
+    first: int
+    lanes: int
+    shift: int
+
+    @classmethod
+    def of(cls, xp: Any, kit: WordArithmetic, shape: Sequence[int], block: Block, recipe: Recipe) -> _Runs:
+        """The runs of a non-empty ``block`` of ``shape`` (at least one axis)."""
+        ndim = len(shape)
+        strides = _strides(shape)
+        split = max([0, *(axis for axis in range(ndim) if block[axis] != (0, shape[axis]))])
+        run = (block[split][1] - block[split][0]) * strides[split]
+        first = block[split][0] * strides[split]
+        lanes = 4 // recipe.words
+        starts: Any = None
+        if split == 0:
+            rows, offset = 1, first % lanes
+        else:
+            # the flat index of each run's first element: the leading axes' terms plus ``first``
+            leading = wide_flat_index(kit, block[:split], strides[:split])
+            starts = xp.reshape(xp.add(leading, kit.const(first)), (-1,))
+            rows = math.prod(b - a for a, b in block[:split])
+            aligned = all(strides[axis] % lanes == 0 for axis in range(split))
+            offset = (first + sum(block[a][0] * strides[a] for a in range(split))) % lanes if aligned else -1
+        width = ((lanes - 1 if offset < 0 else offset) + run + lanes - 1) // lanes
+        return cls(starts, rows, offset, width, run, first, lanes, lanes.bit_length() - 1)
+
+    def trim(self, xp: Any, kit: WordArithmetic, values: Any, r0: int, r1: int) -> Any:
+        """Rows r0..r1 of ``values`` (each ``width``·lanes elements from its first counter), cut to their runs."""
+        if self.offset >= 0:
+            return values[:, self.offset : self.offset + self.run]
+        local = xp.reshape(kit.mask(self.starts[r0:r1], self.shift), (r1 - r0, 1))
+        take = xp.add(local, xp.reshape(kit.arange(0, self.run), (1, self.run)))
+        # int64 indices: TensorFlow gathers by signed integers only
+        return xp.take_along_axis(values, xp.astype(take, xp.int64), axis=1)
+
+
 def run_values(
     xp: Any,
     kit: WordArithmetic,
@@ -411,39 +563,28 @@ def run_values(
     ``xp`` does the float and shaping work, ``kit`` the integer words (it may use a leaner namespace).
     """
     block_shape = tuple(b - a for a, b in block)
-    ndim = len(shape)
-    if ndim == 0:
+    if len(shape) == 0:
         return xp.reshape(
             run_values(xp, kit, (1,), ((0, 1),), key, stream, recipe, consts, dtype, mutable, chunk), ()
         )
     if 0 in block_shape:
         return xp.zeros(block_shape, dtype=dtype, device=kit.device)
-    strides = _strides(shape)
-    split = max([0, *(axis for axis in range(ndim) if block[axis] != (0, shape[axis]))])
-    run = (block[split][1] - block[split][0]) * strides[split]
-    first = block[split][0] * strides[split]
-    lanes = 4 // recipe.words
-    shift = lanes.bit_length() - 1
-    if split == 0:
-        starts: Any = None  # one run, starting at flat index ``first``
-        rows, offset = 1, first % lanes
-    else:
-        # the flat index of each run's first element: the leading axes' terms plus ``first``
-        leading = wide_flat_index(kit, block[:split], strides[:split])
-        starts = xp.reshape(xp.add(leading, kit.const(first)), (-1,))
-        rows = math.prod(block_shape[:split])
-        aligned = all(strides[axis] % lanes == 0 for axis in range(split))
-        offset = (first + sum(block[a][0] * strides[a] for a in range(split))) % lanes if aligned else -1
-    width = ((lanes - 1 if offset < 0 else offset) + run + lanes - 1) // lanes  # counters per run
+    layout = _Runs.of(xp, kit, shape, block, recipe)
+    starts, rows, width, lanes = layout.starts, layout.rows, layout.width, layout.lanes
     rows_per_chunk = max(1, chunk // width)
     segment = min(width, chunk)
+    # NumPy and torch: Philox and the floats through ``out=`` buffers, written into ``buffer``
+    in_place = None
+    if isinstance(kit, InPlaceWords) and mutable:
+        capacity = min(chunk, rows * width)
+        in_place = PhiloxBuffers(kit, capacity), InPlaceValues(kit, recipe, consts, dtype, capacity)
     pieces = []
     for r0 in range(0, rows, rows_per_chunk):
         r1 = min(rows, r0 + rows_per_chunk)
         if starts is None:
-            row_counter: Any = first >> shift
+            row_counter: Any = layout.first >> layout.shift
         else:
-            row_counter = xp.reshape(kit.shift_right(starts[r0:r1], shift), (r1 - r0, 1))
+            row_counter = xp.reshape(kit.shift_right(starts[r0:r1], layout.shift), (r1 - r0, 1))
         segments = []
         # assignable arrays take each segment in place: no second copy of a long run
         buffer = xp.empty((r1 - r0, width * lanes), dtype=dtype, device=kit.device) if mutable else None
@@ -451,6 +592,12 @@ def run_values(
             j1 = min(width, j0 + segment)
             steps = xp.reshape(kit.arange(j0, j1), (1, j1 - j0))
             counter = xp.add(steps, kit.const(row_counter)) if starts is None else xp.add(steps, row_counter)
+            if in_place is not None and buffer is not None:
+                philox_words, fill = in_place
+                fill(
+                    philox_words(xp.reshape(counter, (-1,)), stream, key), buffer[:, j0 * lanes : j1 * lanes]
+                )
+                continue
             w = philox4x32(
                 kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), stream[0], stream[1]), key
             )
@@ -468,16 +615,99 @@ def run_values(
             else:
                 buffer[:, j0 * lanes : j1 * lanes] = values
         values = buffer if buffer is not None else xp.concat(segments, axis=1)
-        if offset >= 0:
-            values = values[:, offset : offset + run]
-        else:
-            local = xp.reshape(kit.mask(starts[r0:r1], shift), (r1 - r0, 1))
-            take = xp.add(local, xp.reshape(kit.arange(0, run), (1, run)))
-            # int64 indices: TensorFlow gathers by signed integers only
-            values = xp.take_along_axis(values, xp.astype(take, xp.int64), axis=1)
-        pieces.append(values)
+        pieces.append(layout.trim(xp, kit, values, r0, r1))
     out = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
     return xp.reshape(out, block_shape)
+
+
+#: TensorFlow draws of at least this many Philox counters run as XLA-compiled kernels of up to
+#: ``XLA_CALL_COUNTERS`` counters each (one fused loop instead of ~150 eager ops over memory);
+#: smaller ones run eagerly, where the compile (about a second, once per law kind and size class)
+#: would cost more than it saves.
+XLA_MIN_COUNTERS: int = 1 << 16
+XLA_CALL_COUNTERS: Final = 1 << 20
+_XLA_SEGMENT: Final = 1 << 16  # counters per kernel row: long runs are cut into rows this long
+_xla_unavailable: list[str] = []  # the error that made TensorFlow's XLA path fall back, once
+
+
+@functools.cache
+def _tensorflow_kernel(recipe: Recipe, segments: int, width: int, work: str) -> Any:
+    """``tf.function(jit_compile=True)``: ``segments`` rows of ``width`` counters from their first counters."""
+    import tensorflow as tf
+
+    from .tensorflow import TensorFlowAdapter
+
+    xp = TensorFlowAdapter.xp
+    dtype = tf.as_dtype(work)
+
+    def kernel(starts: Any, words: Any, numbers_: Any) -> Any:
+        kit = WordArithmetic(xp, tf.uint64)
+        consts = Constants(xp, dtype, None, recipe, [numbers_[i] for i in range(6)])
+        counter = xp.add(xp.reshape(starts, (segments, 1)), xp.reshape(kit.arange(0, width), (1, width)))
+        key, stream = (words[0], words[1]), (words[2], words[3])
+        w = philox4x32(kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), *stream), key)
+        stacked = (
+            [tf.stack(w, axis=-1)] if recipe.words == 1 else [tf.stack(w[0::2], -1), tf.stack(w[1::2], -1)]
+        )
+        k = integers_from_words(xp, kit, stacked, recipe, dtype)
+        values = values_from_integers(xp, k, recipe, consts, mutable=False)
+        return tf.reshape(values, (segments, width * (4 // recipe.words)))
+
+    return tf.function(kernel, jit_compile=True)
+
+
+def xla_run_values(
+    xp: Any,
+    kit: WordArithmetic,
+    shape: Sequence[int],
+    block: Block,
+    key: Sequence[int],
+    stream: Sequence[int],
+    recipe: Recipe,
+    numbers_: Sequence[float],
+    work: str,
+) -> Any:
+    """:func:`run_values` for TensorFlow through compiled kernels, or None for a draw too small to pay for one."""
+    block_shape = tuple(b - a for a, b in block)
+    if _xla_unavailable or len(shape) == 0 or 0 in block_shape:
+        return None
+    layout = _Runs.of(xp, kit, shape, block, recipe)
+    if layout.rows * layout.width < XLA_MIN_COUNTERS:
+        return None
+    import tensorflow as tf
+
+    width = min(_XLA_SEGMENT, 1 << (layout.width - 1).bit_length())
+    per_row = -(-layout.width // width)
+    total = layout.rows * per_row
+    segments = min(XLA_CALL_COUNTERS // width, 1 << (total - 1).bit_length())
+    if layout.starts is None:
+        row_counter = xp.reshape(kit.const(layout.first >> layout.shift), (1, 1))
+    else:
+        row_counter = xp.reshape(kit.shift_right(layout.starts, layout.shift), (layout.rows, 1))
+    steps = xp.reshape(kit.arange(0, per_row * width, width), (1, per_row))
+    starts = xp.reshape(xp.add(row_counter, steps), (-1,))
+    words = tf.constant([key[0], key[1], stream[0], stream[1]], dtype=tf.uint64)
+    numbers = tf.constant(numbers_, dtype=tf.as_dtype(work))
+    kernel = _tensorflow_kernel(recipe, segments, width, work)
+    pieces = []
+    try:
+        for s0 in range(0, total, segments):
+            part = starts[s0 : s0 + segments]
+            count = int(part.shape[0])
+            if count < segments:
+                part = tf.pad(part, [[0, segments - count]])
+            out = kernel(part, words, numbers)
+            pieces.append(out if count == segments else out[:count])
+    except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+        if "XLA" not in str(error) and "jit" not in str(error).lower():
+            raise
+        _xla_unavailable.append(str(error))  # e.g. a build without XLA: eager from now on
+        return None
+    values = pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=0)
+    values = tf.reshape(values, (layout.rows, per_row * width * layout.lanes))
+    if not (layout.offset == 0 and layout.run == per_row * width * layout.lanes):
+        values = layout.trim(xp, kit, values, 0, layout.rows)
+    return tf.reshape(values, block_shape)
 
 
 # -- backends -------------------------------------------------------------------------------------------
@@ -493,18 +723,21 @@ class _Engine:
 
 def _engine(adapter: Any, device: Any) -> _Engine:
     xp = adapter.xp
-    if adapter.name == "numpy":  # uint64 products are exact; small chunks stay in L2
-        return _Engine(WordArithmetic(xp, xp.uint64), True, 1 << 13)
+    if adapter.name == "numpy":
+        # uint64 products are exact; 16384 counters a chunk (~2 MB of buffers) measured fastest
+        import numpy as np
+
+        return _Engine(InPlaceWords(np, np.uint64, store={"casting": "unsafe"}), True, 1 << 14)
     if adapter.name == "torch":
         # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
-        # On CPU, 8192 counters (32768 floats: torch's parallel grain) keep every temporary in
-        # cache and every op on one thread; a GPU wants few large launches instead.
-        # The words use torch itself: its integer ops spell the array API's names, and each call
-        # skips array_api_compat's promotion wrapper (a third of an op's cost at this chunk size).
+        # On CPU the draw runs on one thread (see _device_scope) in chunks of 32768 counters,
+        # measured fastest (fewer calls, buffers still in cache); a GPU wants few large launches.
+        # The words use torch itself: its integer ops spell the array API's names, take ``out=``,
+        # and each call skips array_api_compat's promotion wrapper.
         import torch
 
-        chunk = 1 << 13 if getattr(device, "type", "cpu") == "cpu" else 1 << 22
-        return _Engine(WordArithmetic(torch, torch.int64, signed=True, device=device), True, chunk)
+        chunk = 1 << 15 if getattr(device, "type", "cpu") == "cpu" else 1 << 22
+        return _Engine(InPlaceWords(torch, torch.int64, signed=True, device=device), True, chunk)
     if adapter.name == "tensorflow":  # eager ops cost ~10 µs each: fewer, larger chunks
         return _Engine(WordArithmetic(xp, xp.uint64, device=device), False, 1 << 20)
     raise TypeError(f"rng='portable' has no engine for backend {adapter.name!r}")
@@ -528,25 +761,47 @@ def _jax_kernel() -> Any:
     return jax.jit(kernel, static_argnames=("shape", "block", "recipe", "work"))
 
 
-def _jax_arguments(
-    key: tuple[int, int], stream: int, numbers_: Sequence[float], work: str
-) -> tuple[Any, Any]:
+def _jax_arguments(key: Any, stream: int, numbers_: Sequence[float], work: str) -> tuple[Any, Any]:
+    """The kernel's words (k0, k1, stream lo, stream hi) and the law's numbers; ``key``: two ints or a uint32[2]."""
     import jax.numpy as jnp
     import numpy as np
 
-    words = np.array([key[0], key[1], stream & MASK32, stream >> 32], dtype=np.uint32)
-    return jnp.asarray(words), jnp.asarray(np.asarray(numbers_, dtype=work))
+    numbers = jnp.asarray(np.asarray(numbers_, dtype=work))
+    stream_words = np.array([stream & MASK32, stream >> 32], dtype=np.uint32)
+    if isinstance(key, tuple):
+        return jnp.asarray(np.array([key[0], key[1], *stream_words], dtype=np.uint32)), numbers
+    return jnp.concatenate([key, jnp.asarray(stream_words)]), numbers  # a traced JAX key
 
 
 def _device_scope(adapter: Any, device: Any) -> Any:
-    """TensorFlow places ops by context, not by argument: enter ``tf.device`` for the whole draw."""
+    """TensorFlow places ops by context, not by argument: enter ``tf.device`` for the whole draw.
+
+    torch on CPU runs the draw on this thread alone: its chunks are sized to stay under torch's
+    parallel grain anyway, except that ``log`` and ``sqrt`` split anything over 2048 elements, and
+    waking the intra-op pool for each chunk's log costs more than the log (milliseconds on a busy machine).
+    """
     if adapter.name == "tensorflow" and device is not None:
         import tensorflow as tf
 
         return tf.device(device)
-    import contextlib
-
+    if adapter.name == "torch" and getattr(device, "type", "cpu") == "cpu":
+        return _torch_on_this_thread()
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _torch_on_this_thread() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the block (an OpenMP setting of the calling thread), then restored."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
 
 
 def draw_values(
@@ -554,7 +809,7 @@ def draw_values(
     law: Uniform | Normal | TruncatedNormal,
     shape: tuple[int, ...],
     block: Block,
-    key: tuple[int, int],
+    key: Any,
     stream: int,
     dtype: str,
     device: Any,
@@ -580,11 +835,17 @@ def draw_values(
         engine = _engine(adapter, device)
         work_dtype = adapter.native_dtype(work)
         with _device_scope(adapter, device):
-            consts = Constants(xp, work_dtype, device, recipe, numbers_)
-            values = run_values(
-                xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, consts,
-                work_dtype, engine.mutable, engine.chunk,
-            )  # fmt: skip
+            values = None
+            if adapter.name == "tensorflow":
+                values = xla_run_values(
+                    xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, numbers_, work
+                )
+            if values is None:
+                consts = Constants(xp, work_dtype, device, recipe, numbers_)
+                values = run_values(
+                    xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, consts,
+                    work_dtype, engine.mutable, engine.chunk,
+                )  # fmt: skip
     return values if work == dtype else xp.astype(values, native)
 
 
@@ -597,9 +858,7 @@ class _GaussianSource:
 
     orthogonal_draw = "rows_then_transpose"
 
-    def __init__(
-        self, adapter: Any, key: tuple[int, int], stream: int, parent_rows: int, row_start: int
-    ) -> None:
+    def __init__(self, adapter: Any, key: Any, stream: int, parent_rows: int, row_start: int) -> None:
         self.adapter, self.key, self.stream = adapter, key, stream
         self.parent_rows, self.row_start = parent_rows, row_start
 
@@ -635,7 +894,7 @@ def realize_block(
     adapter: Any,
     plan: Plan,
     *,
-    seed: int,
+    seed: Any,
     stream: int,
     dtype: str,
     device: Any,
@@ -643,7 +902,7 @@ def realize_block(
     parent_shape: tuple[int, ...] | None = None,
     row_start: int = 0,
 ) -> Any:
-    """``block`` (in ``plan.shape``'s coordinates) of ``plan`` sampled portably.
+    """``block`` (in ``plan.shape``'s coordinates) of ``plan`` sampled portably; ``seed`` an int (or, for JAX, a key).
 
     ``plan`` may cover rows [row_start, row_start + plan.shape[0]) of a larger ``parent_shape``
     tensor (same trailing axes): its elements then take the parent's flat indices, so a piece of
@@ -656,7 +915,7 @@ def realize_block(
         raise ValueError(f"a {shape} piece at row {row_start} does not fit in a {parent} parameter")
     native = adapter.native_dtype(dtype)
     block_shape = tuple(b - a for a, b in block)
-    key = key_words(seed)
+    key = key_words(seed) if isinstance(seed, int) else jax_key_words(seed)
     if isinstance(law, Constant):
         return adapter.full(block_shape, law.value, native, device)
     if isinstance(law, Identity):
@@ -692,7 +951,8 @@ def realize_portable(
     """
     name = dtype_name(dtype)
     dev = adapter.device(device)
-    root = portable_seed(seed)
+    # JAX may key the draw with a JAX key (Flax's init(key, shape)), traced or not: see jax_key_words
+    root: Any = seed if adapter.name == "jax" and is_jax_key(seed) else portable_seed(seed)
     sid = stream_id(stream)
     sharding = _jax_sharding(adapter, shard)
     if sharding is not None:

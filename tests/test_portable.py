@@ -352,3 +352,133 @@ def test_torch_init_rejects_a_generator_with_portable() -> None:
         wt.init_(torch.nn.Linear(2, 2), generator=torch.Generator(), rng="portable")
     with pytest.raises(ValueError, match="accepted: native, portable"):
         wt.init_(torch.nn.Linear(2, 2), rng="philox")
+
+
+# -- TensorFlow's compiled path -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "block", [None, (slice(5, 90),), (slice(3, 70), slice(2, 61))], ids=["whole", "rows", "block"]
+)
+def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, block: Any) -> None:
+    """Large TensorFlow draws run as XLA kernels: uniform still bit-identical, normal within NORMAL_ULPS.
+
+    The size threshold is lowered so a small tensor (runs cut into several kernel rows, a padded
+    last call, unaligned shard rows) takes that path.
+    """
+    pytest.importorskip("tensorflow")
+    from winit.backends import _portable as portable
+
+    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(portable, "_XLA_SEGMENT", 256)  # rows of 256 counters: a 96×67 run spans several
+    kinds = {"uniform": ("random_uniform", {"minval": -0.3, "maxval": 1.7}), "normal": ("he_normal", {})}
+    for kind, (scheme, params) in kinds.items():
+        for dtype in ("float32", "float64"):
+            reference = _draw("numpy", scheme, (96, 67), dtype=dtype, shard=block, **params)
+            values = _draw("tensorflow", scheme, (96, 67), dtype=dtype, shard=block, **params)
+            assert values.dtype == reference.dtype and values.shape == reference.shape
+            if kind == "uniform":
+                assert np.array_equal(values, reference), (kind, dtype)
+            else:
+                assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, (kind, dtype)
+    assert not portable._xla_unavailable  # the kernels compiled: the comparisons above were of them
+
+
+# -- front doors ----------------------------------------------------------------------------------------
+def _keras_on_tensorflow() -> Any:
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(f"this process runs Keras on {keras.backend.backend()!r}, not tensorflow")
+    import winit.keras as wk
+
+    return wk
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "scheme", "params"),
+    [
+        ("HeUniform", {}, "variance_scaling", {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}),
+        ("RandomUniform", {"minval": -0.3, "maxval": 1.7}, "random_uniform", {"minval": -0.3, "maxval": 1.7}),
+        ("HeNormal", {}, "variance_scaling", {"scale": 2.0, "mode": "fan_in"}),
+        ("RandomNormal", {"mean": 0.3, "stddev": 0.05}, "random_normal", {"mean": 0.3, "stddev": 0.05}),
+    ],
+)
+def test_portable_keras_initializer_is_winit_init(
+    name: str, kwargs: dict[str, float], scheme: str, params: dict[str, Any]
+) -> None:
+    """Keras (TensorFlow backend) with rng="portable" draws winit.init(seed, stream, layout="keras") exactly."""
+    wk = _keras_on_tensorflow()
+    initializer = getattr(wk, name)(**kwargs, seed=7, rng="portable", stream="dense/kernel")
+    shape = (3, 40, 24)
+    values = to_numpy(initializer(shape))
+    expected = winit.init(
+        scheme, shape, backend="tensorflow", layout="keras", seed=7, rng="portable", stream="dense/kernel",
+        **params,
+    )  # fmt: skip
+    assert np.array_equal(values, to_numpy(expected))
+    assert np.array_equal(values, to_numpy(initializer(shape)))  # an int seed: the same every call
+    if name.endswith("Uniform"):  # and the same bits as NumPy's portable draw
+        numpy_values = winit.init(
+            scheme, shape, layout="keras", seed=7, rng="portable", stream="dense/kernel", **params
+        )
+        assert np.array_equal(values, numpy_values)
+
+
+def test_portable_keras_config_round_trips_and_native_config_is_keras() -> None:
+    wk = _keras_on_tensorflow()
+    import keras
+
+    portable = wk.GlorotUniform(seed=3, rng="portable", stream=5)
+    config = portable.get_config()
+    assert config == {"seed": 3, "input_axes": None, "output_axes": None, "rng": "portable", "stream": 5}
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(portable))
+    assert np.array_equal(to_numpy(restored((8, 6))), to_numpy(portable((8, 6))))
+    assert "rng" not in wk.GlorotUniform(seed=3).get_config()  # native: Keras' own config
+    with pytest.raises(TypeError, match="int seed or None"):
+        wk.HeNormal(seed=keras.random.SeedGenerator(1), rng="portable")
+    with pytest.raises(ValueError, match="needs rng='portable'"):
+        wk.HeNormal(seed=1, stream="w")
+    with pytest.raises(ValueError, match="accepted: native, portable"):
+        wk.HeNormal(seed=1, rng="philox")
+
+
+def test_portable_flax_initializer_is_winit_init_eager_and_jitted() -> None:
+    """A Flax initializer keyed by jax.random.key(seed) draws winit.init(seed=seed) (layout flax), also under jit."""
+    jax = pytest.importorskip("jax")
+    wf = pytest.importorskip("winit.flax")
+    shape = (3, 40, 24)
+    cases = [
+        ("he_uniform", {}),
+        ("random_uniform", {"minval": 0.0, "maxval": 0.5}),
+        ("he_normal", {}),
+        ("variance_scaling", {"scale": 2.0, "mode": "fan_in"}),  # JAX's he_normal: truncated
+    ]
+    for scheme, params in cases:
+        init = wf.initializer(scheme, rng="portable", stream="conv/kernel", **params)
+        values = np.asarray(init(jax.random.key(7), shape))
+        jitted = np.asarray(jax.jit(init, static_argnums=1)(jax.random.key(7), shape))
+        assert np.array_equal(values, jitted), scheme
+        assert np.array_equal(values, np.asarray(init(jax.random.PRNGKey(7), shape))), scheme  # raw key
+        common = {"layout": "flax", "seed": 7, "rng": "portable", "stream": "conv/kernel", **params}
+        expected = winit.init(scheme, shape, backend="jax", **common)
+        assert np.array_equal(values, np.asarray(expected)), scheme
+        if scheme.endswith("uniform"):  # uniform laws: NumPy's bits too
+            assert np.array_equal(values, winit.init(scheme, shape, **common)), scheme
+    with pytest.raises(ValueError, match="needs rng='portable'"):
+        wf.initializer("he_normal", stream="w")
+    with pytest.raises(TypeError, match="stream must be"):
+        wf.initializer("he_normal", rng="portable", stream=1.5)
+    with pytest.raises(ValueError, match="accepted: native, portable"):
+        wf.initializer("he_normal", rng="philox")
+
+
+def test_portable_uniform_is_identical_from_keras_tensorflow_and_flax() -> None:
+    """One seed and stream, one (*k, in, out) kernel: Keras on TensorFlow and Flax give the same bits."""
+    wk = _keras_on_tensorflow()
+    jax = pytest.importorskip("jax")
+    wf = pytest.importorskip("winit.flax")
+    shape = (3, 3, 16, 32)
+    from_keras = to_numpy(wk.GlorotUniform(seed=11, rng="portable", stream="conv1/kernel")(shape))
+    flax_init = wf.initializer("glorot_uniform", rng="portable", stream="conv1/kernel")
+    from_flax = np.asarray(flax_init(jax.random.key(11), shape))
+    assert from_keras.dtype == from_flax.dtype == np.float32
+    assert np.array_equal(from_keras.view(np.uint32), from_flax.view(np.uint32))

@@ -9,6 +9,14 @@ work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
 
     flax.linen.Dense(64, kernel_init=winit.flax.he_normal())
     flax.nnx.Linear(8, 64, kernel_init=winit.flax.initializer("he_normal", mode="fan_out"), rngs=rngs)
+
+``initializer(..., rng="portable", stream=...)`` draws winit's counter-based Philox instead: the key's
+two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed``), ``stream`` a name
+or int id, and the values equal ``winit.init(..., seed=seed, rng="portable", stream=stream,
+layout="flax")`` on every backend (uniform laws bit for bit); it traces under ``jax.jit`` too. The
+builders named after ``jax.nn.initializers`` keep JAX's exact signatures (drop-in), so the portable
+generator is reached through :func:`initializer` (``initializer("variance_scaling", scale=2.0,
+mode="fan_in", distribution="truncated_normal", rng="portable")`` is the portable ``he_normal()``).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from winit._registry import get
 from winit._schemes import Scheme
 from winit._validate import integer, shape_tuple
 from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
+from winit.backends._portable import check_rng, stream_id
 from winit.backends.jax import ADAPTER
 
 __all__ = [
@@ -121,9 +130,14 @@ def _build(
     out_axis: AxisSpec = _OUT_AXIS,
     batch_axis: AxisSpec = (),
     dtype: Any = None,
+    draw: dict[str, Any] | None = None,
 ) -> Initializer:
-    """An ``init(key, shape, dtype)`` that plans ``spec`` for each shape in the flax layout and samples it."""
+    """An ``init(key, shape, dtype)`` that plans ``spec`` for each shape in the flax layout and samples it.
+
+    ``draw``: extra keywords for ``realize`` (the portable generator's ``rng`` and ``stream``).
+    """
     default_dtype = None if dtype is None else _float_dtype(dtype)
+    draw = draw or {}
 
     def init(
         key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
@@ -142,12 +156,22 @@ def _build(
             raise TypeError(
                 f"{name} draws random numbers and needs a JAX key (jax.random.key(seed)), got None"
             )
-        result: jax.Array = realize(ADAPTER, plan, seed=key, dtype=native)
+        result: jax.Array = realize(ADAPTER, plan, seed=key, dtype=native, **draw)
         return result
 
     init.__qualname__ = f"{name}.<locals>.init"
     init.__doc__ = f"{name}: {spec.description}"
     return init
+
+
+def _draw_arguments(rng: str, stream: int | str | None) -> dict[str, Any]:
+    """``realize``'s rng/stream keywords, checked when the initializer is built rather than at its first call."""
+    if check_rng(rng) == "native":
+        if stream is not None:
+            raise ValueError(f"stream={stream!r} needs rng='portable' (the native JAX draw has no streams)")
+        return {}
+    stream_id(stream)  # TypeError/ValueError for a bad stream, now
+    return {"rng": "portable", "stream": stream}
 
 
 def initializer(
@@ -157,13 +181,19 @@ def initializer(
     out_axis: AxisSpec = _OUT_AXIS,
     batch_axis: AxisSpec = (),
     dtype: Any = None,
+    rng: str = "native",
+    stream: int | str | None = None,
     **params: Any,
 ) -> Initializer:
-    """``init(key, shape, dtype)`` drawing winit ``scheme`` (with ``params`` changed) in the flax layout."""
+    """``init(key, shape, dtype)`` drawing winit ``scheme`` (with ``params`` changed) in the flax layout.
+
+    ``rng="portable"``: Philox keyed by the key's two words and ``stream`` (see the module docstring).
+    """
     spec = get(scheme)
     if params:
         spec = spec.with_(**params)
-    return _build(spec, spec.name, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
+    return _build(spec, spec.name, **axes, dtype=dtype, draw=_draw_arguments(rng, stream))
 
 
 # -- constants ---------------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ Seeds follow Keras 3 (``keras/src/initializers/random_initializers.py``, ``keras
   every call of that instance; ``get_config`` keeps ``None``, so a reloaded model draws a new seed;
 * a ``keras.random.SeedGenerator`` advances: each call uses ``seed_generator.next()``.
 
+``rng="portable"`` (every seeded class) draws winit's counter-based Philox instead: the values are
+``winit.init(..., seed=seed, rng="portable", stream=stream, layout="keras")``, the same on every
+Keras backend and device (uniform laws bit for bit). It takes an int seed (or None: one drawn at
+construction), not a ``SeedGenerator``; ``stream`` (a name or int id, default 0) tells apart
+parameters drawn with one seed. ``get_config`` records ``rng`` and ``stream`` only for a portable
+initializer, so a native one's config stays exactly Keras'.
+
 The seed reaches the adapter in the form Keras' own backend gives its RNG, so the numbers match
 Keras wherever the backend samples the same way: TensorFlow gets the int32 stateless pair
 ``floormod([seed, counter], 2³¹ − 2)``; JAX the raw ``uint32[2]`` key ``[seed, counter]``; PyTorch a
@@ -89,6 +96,7 @@ from winit._api import init
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, suggest
+from winit.backends._portable import check_rng, stream_id
 
 __all__ = [
     "Constant",
@@ -167,6 +175,10 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
     def _seed(self, device: Any) -> Any:
         return None
 
+    def _draw(self) -> dict[str, Any]:
+        """Extra keywords for ``winit.init``: the portable generator's, when chosen."""
+        return {}
+
     def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
         """A backend tensor of ``shape`` and ``dtype`` (default ``keras.config.floatx()``) drawn from the law."""
         dims = tuple(int(d) for d in shape)
@@ -190,6 +202,7 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             device=device,
             layout="keras",
             **self._axes(len(dims)),
+            **self._draw(),
         )
 
     def __repr__(self) -> str:
@@ -200,14 +213,29 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
 class _Seeded(WinitInitializer):
     """Keras 3 seed semantics: int → fixed; None → an int drawn at construction; SeedGenerator → advances."""
 
-    def __init__(self, seed: int | keras.random.SeedGenerator | dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | keras.random.SeedGenerator | dict[str, Any] | None = None,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> None:
         self._init_seed = seed
+        self.rng = check_rng(rng)
+        if stream is not None and self.rng != "portable":
+            raise ValueError(f"stream={stream!r} needs rng='portable' (Keras' native draw has no streams)")
+        stream_id(stream)  # TypeError/ValueError for a bad stream, now
+        self.stream = stream
         if isinstance(seed, dict):
             seed = keras.saving.deserialize_keras_object(seed)
         if seed is None:
             # Keras' make_default_seed: Python's `random`, so keras.utils.set_random_seed reproduces it.
             seed = random.randint(1, int(1e9))
         if isinstance(seed, keras.random.SeedGenerator):
+            if self.rng == "portable":
+                raise TypeError(
+                    "rng='portable' takes an int seed or None (each element is a function of seed, stream "
+                    "and index); a keras.random.SeedGenerator only drives rng='native'"
+                )
             self.seed: int | keras.random.SeedGenerator = seed
             return
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -222,10 +250,18 @@ class _Seeded(WinitInitializer):
         self.seed = seed
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
+        config = {"seed": keras.saving.serialize_keras_object(self._init_seed)}
+        if self.rng == "portable":
+            config.update(rng=self.rng, stream=self.stream)
+        return config
+
+    def _draw(self) -> dict[str, Any]:
+        return {"rng": "portable", "stream": self.stream} if self.rng == "portable" else {}
 
     def _seed(self, device: Any) -> Any:
         """The next seed in the form Keras' backend hands its own RNG (see the module docstring)."""
+        if self.rng == "portable":
+            return self.seed  # an int: SeedGenerators are refused at construction
         pair = self.seed.next() if isinstance(self.seed, keras.random.SeedGenerator) else None
         return _native_seed(keras.backend.backend(), self.seed if pair is None else pair, device)
 
@@ -333,11 +369,14 @@ class Dirac(WinitInitializer):
 class RandomNormal(_Seeded):
     """N(mean, stddev²), default stddev 0.05 (``keras.initializers.RandomNormal``)."""
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+    def __init__(
+        self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None, rng: str = "native",
+        stream: int | str | None = None,
+    ) -> None:  # fmt: skip
         self.mean = mean
         self.stddev = stddev
         self._scheme = get_scheme("random_normal").with_(mean=mean, stddev=stddev)
-        super().__init__(seed)
+        super().__init__(seed, rng, stream)
 
     def scheme(self) -> Scheme:
         """winit ``random_normal`` with ``mean`` and ``stddev``."""
@@ -351,11 +390,14 @@ class RandomNormal(_Seeded):
 class RandomUniform(_Seeded):
     """U[minval, maxval), default ±0.05 (``keras.initializers.RandomUniform``)."""
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None) -> None:
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: Any = None, rng: str = "native",
+        stream: int | str | None = None,
+    ) -> None:  # fmt: skip
         self.minval = minval
         self.maxval = maxval
         self._scheme = get_scheme("random_uniform").with_(minval=minval, maxval=maxval)
-        super().__init__(seed)
+        super().__init__(seed, rng, stream)
 
     def scheme(self) -> Scheme:
         """winit ``random_uniform`` with ``minval`` and ``maxval``."""
@@ -369,11 +411,14 @@ class RandomUniform(_Seeded):
 class TruncatedNormal(_Seeded):
     """N(mean, stddev²) cut at mean ± 2·stddev, stddev the parent σ (``keras.initializers.TruncatedNormal``)."""
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None) -> None:
+    def __init__(
+        self, mean: float = 0.0, stddev: float = 0.05, seed: Any = None, rng: str = "native",
+        stream: int | str | None = None,
+    ) -> None:  # fmt: skip
         self.mean = mean
         self.stddev = stddev
         self._scheme = get_scheme("truncated_normal").with_(mean=mean, stddev=stddev)
-        super().__init__(seed)
+        super().__init__(seed, rng, stream)
 
     def scheme(self) -> Scheme:
         """winit ``truncated_normal`` with ``mean`` and ``stddev`` (window ±2σ)."""
@@ -396,6 +441,8 @@ class VarianceScaling(_Seeded):
         seed: Any = None,
         input_axes: Sequence[int] | None = None,
         output_axes: Sequence[int] | None = None,
+        rng: str = "native",
+        stream: int | str | None = None,
     ) -> None:
         scale = real("scale", scale, positive=True)
         mode = choice("mode", mode, _MODES)
@@ -420,7 +467,7 @@ class VarianceScaling(_Seeded):
         self._scheme = get_scheme("variance_scaling").with_(
             scale=scale, mode=mode, distribution=_WINIT_DISTRIBUTION[distribution]
         )
-        super().__init__(seed)
+        super().__init__(seed, rng, stream)
 
     def scheme(self) -> Scheme:
         """winit ``variance_scaling`` with ``scale``, ``mode`` and the distribution in winit's spelling."""
@@ -456,13 +503,16 @@ class _NamedVarianceScaling(VarianceScaling):
         seed: Any = None,
         input_axes: Sequence[int] | None = None,
         output_axes: Sequence[int] | None = None,
+        rng: str = "native",
+        stream: int | str | None = None,
     ) -> None:
         scale, mode, distribution = self.preset
-        super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
+        super().__init__(scale, mode, distribution, seed, input_axes, output_axes, rng, stream)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        return {key: config[key] for key in ("seed", "input_axes", "output_axes")}
+        kept = ("seed", "input_axes", "output_axes", "rng", "stream")  # rng, stream: portable only
+        return {key: config[key] for key in kept if key in config}
 
 
 @_serializable
@@ -512,10 +562,12 @@ class LecunNormal(_NamedVarianceScaling):
 class Orthogonal(_Seeded):
     """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``)."""
 
-    def __init__(self, gain: float = 1.0, seed: Any = None) -> None:
+    def __init__(
+        self, gain: float = 1.0, seed: Any = None, rng: str = "native", stream: int | str | None = None
+    ) -> None:
         self.gain = gain
         self._scheme = get_scheme("orthogonal").with_(gain=gain)
-        super().__init__(seed)
+        super().__init__(seed, rng, stream)
 
     def scheme(self) -> Scheme:
         """winit ``orthogonal`` with ``gain`` (the Keras layout makes the last axis the out axis)."""
