@@ -66,11 +66,13 @@ REASONS: Final[dict[str, str]] = {
         "4096² eager 0.96 and 0.99)"
     ),
     "portable/*": (
-        "issue 4's Philox-4x32-10 is written once over array-API integer ops: eager NumPy, torch and "
-        "TensorFlow run each of its 10 rounds as several separate full-array integer ops (the 32×32→64-bit "
-        "products held in 64-bit words), each one a pass over memory with its own temporary, where the "
-        "native generators are one fused C++ loop; under XLA the same code fuses into one kernel, which is "
-        "why JAX's portable mode beats its native threefry (≈ 2.6× here). Owned by the portable RNG work"
+        "the floor of eager Philox-4x32-10: even with in-place rounds in cache-sized chunks "
+        "(backends/_philox.py InPlaceWords), 10 rounds × 5 passes over 64-bit words cost ≈ 95 ms per 4096² "
+        "in NumPy (native uniform: ≈ 42 ms) and ≈ 130 ms with torch's int64 multiply (native uniform_: "
+        "≈ 80 ms), and torch's normal adds the erfinv stage (≈ 27 float passes) against native normal_'s one "
+        "fused pass; the native generators are single fused C++ loops. Only a fused kernel closes the gap: "
+        "XLA gives TensorFlow (jit-compiled chunks) and JAX exactly that, and both beat native; "
+        "torch.compile was measured slower on this CPU (issue 4 stays open on this)"
     ),
     "memory/tensorflow/*": (
         "TensorFlow eager tensors are immutable: tf.random.stateless_uniform/stateless_normal compute "
