@@ -131,27 +131,41 @@ def realize(
     name = dtype_name(dtype)
     native = adapter.native_dtype(name)
     dev = adapter.device(device)
-    law, shape = plan.law, plan.shape
-    if isinstance(law, Constant):
-        return adapter.full(shape, law.value, native, dev)
-    if isinstance(law, Identity):
-        return identity(adapter, shape, law, native, dev)
-    if isinstance(law, Dirac):
-        return dirac(adapter, shape, law, native, dev)
+    law = plan.law
+    if not isinstance(law, (Uniform, Normal, TruncatedNormal, Orthogonal)):
+        return sample(adapter, None, plan, name, native, dev)  # no randomness: no generator to build
     rng = adapter.generator(seed, dev)
     # Optional hook: an adapter may draw a law its framework's own way (JAX rounds the variance to the
-    # dtype first, as jax.nn.initializers do) and returns None for laws it leaves to the samplers below.
+    # dtype first, as jax.nn.initializers do) and returns None for laws it leaves to the samplers.
     draw_law = getattr(adapter, "draw_law", None)
-    if draw_law is not None and (sample := draw_law(rng, shape, native, dev, law)) is not None:
-        return sample
+    if draw_law is not None and (drawn := draw_law(rng, plan.shape, native, dev, law)) is not None:
+        return drawn
+    return sample(adapter, rng, plan, name, native, dev)
+
+
+def sample(
+    adapter: Adapter, rng: Any, plan: Plan, name: str, dtype: Any, device: Any, out: Any = None
+) -> Any:
+    """Draw ``plan.law`` with ``rng``; ``out`` (for adapters whose samplers take one) is filled in place.
+
+    Structured laws (orthogonal, identity, dirac) always return a new tensor, which the caller copies.
+    """
+    fill = {} if out is None else {"out": out}
+    law, shape = plan.law, plan.shape
+    if isinstance(law, Constant):
+        return adapter.full(shape, law.value, dtype, device, **fill)
+    if isinstance(law, Identity):
+        return identity(adapter, shape, law, dtype, device)
+    if isinstance(law, Dirac):
+        return dirac(adapter, shape, law, dtype, device)
     if isinstance(law, Uniform):
-        return adapter.uniform(rng, shape, native, dev, law.low, law.high)
+        return adapter.uniform(rng, shape, dtype, device, law.low, law.high, **fill)
     if isinstance(law, Normal):
-        return adapter.normal(rng, shape, native, dev, law.mean, law.sigma)
+        return adapter.normal(rng, shape, dtype, device, law.mean, law.sigma, **fill)
     if isinstance(law, TruncatedNormal):
-        return adapter.truncated_normal(rng, shape, native, dev, law)
+        return adapter.truncated_normal(rng, shape, dtype, device, law, **fill)
     if isinstance(law, Orthogonal):
-        return orthogonal(adapter, rng, shape, law, name, dev)
+        return orthogonal(adapter, rng, shape, law, name, device)
     raise TypeError(f"no sampler for law {law!r}")  # pragma: no cover - Law is a closed union
 
 

@@ -13,10 +13,10 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "winit's torch backend needs PyTorch and array-api-compat: pip install 'winit[torch]'"
     ) from error
 
-from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._laws import TruncatedNormal
 from winit._schemes import Plan
 
-from ._common import check_seed, dirac, dtype_name, identity, orthogonal
+from ._common import check_seed, dtype_name, sample
 
 
 class TorchAdapter:
@@ -125,24 +125,10 @@ class TorchAdapter:
             return out
         if generator is not None:
             self.generator(generator, out.device)  # rejects a generator on another device type
-        law, shape, dtype, device = plan.law, plan.shape, out.dtype, out.device
         with torch.no_grad():
-            if isinstance(law, Constant):
-                self.full(shape, law.value, dtype, device, out=out)
-            elif isinstance(law, Uniform):
-                self.uniform(generator, shape, dtype, device, law.low, law.high, out=out)
-            elif isinstance(law, Normal):
-                self.normal(generator, shape, dtype, device, law.mean, law.sigma, out=out)
-            elif isinstance(law, TruncatedNormal):
-                self.truncated_normal(generator, shape, dtype, device, law, out=out)
-            elif isinstance(law, Orthogonal):
-                out.copy_(orthogonal(self, generator, shape, law, name, device))
-            elif isinstance(law, Identity):
-                out.copy_(identity(self, shape, law, dtype, device))
-            elif isinstance(law, Dirac):
-                out.copy_(dirac(self, shape, law, dtype, device))
-            else:  # pragma: no cover - Law is a closed union
-                raise TypeError(f"no sampler for law {law!r}")
+            result = sample(self, generator, plan, name, out.dtype, out.device, out=out)
+            if result is not out:  # structured laws build a new tensor
+                out.copy_(result)
         return out
 
 
