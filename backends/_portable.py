@@ -111,6 +111,19 @@ def check_rng(rng: object) -> str:
     return choice("rng", rng, RNGS)
 
 
+def draw_options(rng: object, stream: object, native_draw: str) -> dict[str, Any]:
+    """``realize``'s rng/stream keywords, checked now: {} for the native draw, else portable with ``stream``.
+
+    ``native_draw`` names the front door's native sampler in the error for a stream without rng='portable'.
+    """
+    if check_rng(rng) == "native":
+        if stream is not None:
+            raise ValueError(f"stream={stream!r} needs rng='portable' ({native_draw} has no streams)")
+        return {}
+    stream_id(stream)  # TypeError/ValueError for a bad stream, now
+    return {"rng": "portable", "stream": stream}
+
+
 def portable_seed(seed: object) -> int:
     """The Philox key as one int in [0, 2⁶³ − 1]; None draws fresh entropy; a backend generator is refused."""
     if seed is not None and not isinstance(seed, numbers.Integral):

@@ -37,7 +37,7 @@ from winit._registry import get
 from winit._schemes import Scheme
 from winit._validate import integer, shape_tuple
 from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
-from winit.backends._portable import check_rng, stream_id
+from winit.backends._portable import draw_options
 from winit.backends.jax import ADAPTER
 
 __all__ = [
@@ -164,16 +164,6 @@ def _build(
     return init
 
 
-def _draw_arguments(rng: str, stream: int | str | None) -> dict[str, Any]:
-    """``realize``'s rng/stream keywords, checked when the initializer is built rather than at its first call."""
-    if check_rng(rng) == "native":
-        if stream is not None:
-            raise ValueError(f"stream={stream!r} needs rng='portable' (the native JAX draw has no streams)")
-        return {}
-    stream_id(stream)  # TypeError/ValueError for a bad stream, now
-    return {"rng": "portable", "stream": stream}
-
-
 def initializer(
     scheme: str | Scheme,
     *,
@@ -193,7 +183,7 @@ def initializer(
     if params:
         spec = spec.with_(**params)
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
-    return _build(spec, spec.name, **axes, dtype=dtype, draw=_draw_arguments(rng, stream))
+    return _build(spec, spec.name, **axes, dtype=dtype, draw=draw_options(rng, stream, "the native JAX draw"))
 
 
 # -- constants ---------------------------------------------------------------------------------------

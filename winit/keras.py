@@ -96,7 +96,7 @@ from winit._api import init
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, suggest
-from winit.backends._portable import check_rng, stream_id
+from winit.backends._portable import draw_options
 
 __all__ = [
     "Constant",
@@ -220,10 +220,8 @@ class _Seeded(WinitInitializer):
         stream: int | str | None = None,
     ) -> None:
         self._init_seed = seed
-        self.rng = check_rng(rng)
-        if stream is not None and self.rng != "portable":
-            raise ValueError(f"stream={stream!r} needs rng='portable' (Keras' native draw has no streams)")
-        stream_id(stream)  # TypeError/ValueError for a bad stream, now
+        self._draw_options = draw_options(rng, stream, "Keras' native draw")
+        self.rng = "portable" if self._draw_options else "native"
         self.stream = stream
         if isinstance(seed, dict):
             seed = keras.saving.deserialize_keras_object(seed)
@@ -256,7 +254,7 @@ class _Seeded(WinitInitializer):
         return config
 
     def _draw(self) -> dict[str, Any]:
-        return {"rng": "portable", "stream": self.stream} if self.rng == "portable" else {}
+        return dict(self._draw_options)
 
     def _seed(self, device: Any) -> Any:
         """The next seed in the form Keras' backend hands its own RNG (see the module docstring)."""
