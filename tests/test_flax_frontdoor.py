@@ -48,6 +48,8 @@ SHARED = [
     "zeros", "ones", "constant", "uniform", "normal", "truncated_normal", "variance_scaling",
     *VARIANCE_NAMES, "orthogonal", "delta_orthogonal",
 ]  # fmt: skip
+#: the shared builders that draw no random numbers, so take no rng/stream.
+KEYLESS = {"zeros", "ones", "constant"}
 
 
 def bits(values: jax.Array) -> np.ndarray:
@@ -72,11 +74,15 @@ def dtypes_for(shape: tuple[int, ...]) -> list[Any]:
 # -- drop-in: names and signatures ---------------------------------------------------------------
 @pytest.mark.parametrize("name", SHARED)
 def test_signature_matches_jax(name: str) -> None:
-    """Each shared builder takes JAX's parameters, in JAX's order, with JAX's defaults."""
-    ours = inspect.signature(getattr(wf, name)).parameters
-    theirs = inspect.signature(getattr(jax_init, name)).parameters
-    assert list(ours) == list(theirs)
-    assert [p.default for p in ours.values()] == [p.default for p in theirs.values()]
+    """JAX's parameters (names, kinds, defaults, order) come first; random builders add only keyword-only rng/stream."""
+    ours, theirs = (
+        [(p.name, p.kind, p.default) for p in inspect.signature(getattr(module, name)).parameters.values()]
+        for module in (wf, jax_init)
+    )
+    assert ours[: len(theirs)] == theirs
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    extras = [] if name in KEYLESS else [("rng", keyword, "native"), ("stream", keyword, None)]
+    assert ours[len(theirs) :] == extras
 
 
 def test_every_winit_scheme_has_an_initializer() -> None:

@@ -471,6 +471,66 @@ def test_portable_flax_initializer_is_winit_init_eager_and_jitted() -> None:
         wf.initializer("he_normal", rng="philox")
 
 
+#: (builder, its positional and keyword arguments, the equivalent winit scheme and params for initializer).
+FLAX_BUILDERS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, dict[str, Any]]] = [
+    ("he_normal", (), {}, "variance_scaling",
+     {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}),
+    ("glorot_uniform", (), {}, "variance_scaling", {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}),
+    ("uniform", (0.3,), {}, "random_uniform", {"minval": 0.0, "maxval": 0.3}),
+    ("normal", (0.05,), {}, "random_normal", {"mean": 0.0, "stddev": 0.05}),
+    ("truncated_normal", (0.5,), {"lower": -1.0, "upper": 2.0}, "truncated_normal",
+     {"mean": 0.0, "stddev": 0.5, "lower": -1.0, "upper": 2.0}),
+    ("variance_scaling", (0.5, "fan_out", "normal"), {"in_axis": -1, "out_axis": -2}, "variance_scaling",
+     {"scale": 0.5, "mode": "fan_out", "distribution": "normal", "in_axis": -1, "out_axis": -2}),
+    ("orthogonal", (1.5,), {}, "orthogonal", {"gain": 1.5}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "scheme", "params"), FLAX_BUILDERS, ids=[case[0] for case in FLAX_BUILDERS]
+)
+def test_portable_flax_builders_are_the_portable_initializer(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], scheme: str, params: dict[str, Any]
+) -> None:
+    """builder(..., rng="portable", stream=s) is initializer(scheme, rng="portable", stream=s): eager and jitted."""
+    jax = pytest.importorskip("jax")
+    wf = pytest.importorskip("winit.flax")
+    builder = getattr(wf, name)
+    shape = (3, 40, 24)
+    init = builder(*args, **kwargs, rng="portable", stream="w")
+    values = np.asarray(init(jax.random.key(7), shape))
+    expected = wf.initializer(scheme, rng="portable", stream="w", **params)(jax.random.key(7), shape)
+    assert np.array_equal(values, np.asarray(expected))
+    common = {"layout": "flax", "seed": 7, "rng": "portable", "stream": "w"}
+    assert np.array_equal(values, np.asarray(winit.init(scheme, shape, backend="jax", **common, **params)))
+    jitted = jax.jit(init, static_argnums=1)(jax.random.key(7), shape)
+    assert np.array_equal(values, np.asarray(jitted))
+    other = builder(*args, **kwargs, rng="portable", stream="b")(jax.random.key(7), shape)
+    assert not np.array_equal(values, np.asarray(other))
+    native = builder(*args, **kwargs)(jax.random.key(7), shape)
+    assert not np.array_equal(values, np.asarray(native))
+    with pytest.raises(ValueError, match="needs rng='portable'"):
+        builder(*args, **kwargs, stream="w")
+    with pytest.raises(ValueError, match="native") as error:
+        builder(*args, **kwargs, rng="philox")
+    assert "portable" in str(error.value)
+
+
+def test_portable_flax_delta_orthogonal_is_the_portable_orthogonal_at_the_centre_tap() -> None:
+    """delta_orthogonal(rng="portable", stream=s): zeros but the centre tap, which is orthogonal's draw."""
+    jax = pytest.importorskip("jax")
+    wf = pytest.importorskip("winit.flax")
+    shape = (3, 3, 16, 32)
+    values = np.asarray(wf.delta_orthogonal(1.5, rng="portable", stream="w")(jax.random.key(7), shape))
+    tap = np.asarray(wf.orthogonal(1.5, rng="portable", stream="w")(jax.random.key(7), shape[-2:]))
+    assert np.array_equal(values[1, 1], tap)
+    assert np.count_nonzero(values) == np.count_nonzero(tap)
+    native = np.asarray(wf.delta_orthogonal(1.5)(jax.random.key(7), shape))
+    assert not np.array_equal(values, native)
+    with pytest.raises(ValueError, match="needs rng='portable'"):
+        wf.delta_orthogonal(stream="w")
+
+
 def test_portable_uniform_is_identical_from_keras_tensorflow_and_flax() -> None:
     """One seed and stream, one (*k, in, out) kernel: Keras on TensorFlow and Flax give the same bits."""
     wk = _keras_on_tensorflow()

@@ -14,9 +14,10 @@ work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
 two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed``), ``stream`` a name
 or int id, and the values equal ``winit.init(..., seed=seed, rng="portable", stream=stream,
 layout="flax")`` on every backend (uniform laws bit for bit); it traces under ``jax.jit`` too. The
-builders named after ``jax.nn.initializers`` keep JAX's exact signatures (drop-in), so the portable
-generator is reached through :func:`initializer` (``initializer("variance_scaling", scale=2.0,
-mode="fan_in", distribution="truncated_normal", rng="portable")`` is the portable ``he_normal()``).
+builders named after ``jax.nn.initializers`` take JAX's parameters in JAX's order with JAX's defaults
+(drop-in), and the random ones add keyword-only ``rng="native"`` and ``stream=None`` after them, so
+``he_normal(rng="portable", stream="w")`` is ``initializer("variance_scaling", scale=2.0,
+mode="fan_in", distribution="truncated_normal", rng="portable", stream="w")``.
 """
 
 from __future__ import annotations
@@ -164,6 +165,12 @@ def _build(
     return init
 
 
+def _draw(rng: str, stream: int | str | None) -> dict[str, Any]:
+    """``_build``'s ``draw``: {} for the native JAX draw, else the portable generator with ``stream`` (checked now)."""
+    draw: dict[str, Any] = draw_options(rng, stream, "the native JAX draw")
+    return draw
+
+
 def initializer(
     scheme: str | Scheme,
     *,
@@ -183,7 +190,7 @@ def initializer(
     if params:
         spec = spec.with_(**params)
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
-    return _build(spec, spec.name, **axes, dtype=dtype, draw=draw_options(rng, stream, "the native JAX draw"))
+    return _build(spec, spec.name, **axes, dtype=dtype, draw=_draw(rng, stream))
 
 
 # -- constants ---------------------------------------------------------------------------------------
@@ -213,22 +220,34 @@ def constant(value: float, dtype: Any = None) -> Initializer:
 
 
 # -- fixed-parameter random laws ---------------------------------------------------------------------
-def uniform(scale: float = 1e-2, dtype: Any = None) -> Initializer:
+def uniform(
+    scale: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
+) -> Initializer:
     """U[0, scale) (one-sided, as jax.nn.initializers.uniform)."""
-    return _build(get("random_uniform").with_(minval=0.0, maxval=scale), "uniform", dtype=dtype)
+    spec = get("random_uniform").with_(minval=0.0, maxval=scale)
+    return _build(spec, "uniform", dtype=dtype, draw=_draw(rng, stream))
 
 
-def normal(stddev: float = 1e-2, dtype: Any = None) -> Initializer:
+def normal(
+    stddev: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
+) -> Initializer:
     """N(0, stddev²), as jax.nn.initializers.normal."""
-    return _build(get("random_normal").with_(mean=0.0, stddev=stddev), "normal", dtype=dtype)
+    spec = get("random_normal").with_(mean=0.0, stddev=stddev)
+    return _build(spec, "normal", dtype=dtype, draw=_draw(rng, stream))
 
 
 def truncated_normal(
-    stddev: float = 1e-2, dtype: Any = None, lower: float = -2.0, upper: float = 2.0
+    stddev: float = 1e-2,
+    dtype: Any = None,
+    lower: float = -2.0,
+    upper: float = 2.0,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers')."""
     spec = get("truncated_normal").with_(mean=0.0, stddev=stddev, lower=lower, upper=upper)
-    return _build(spec, "truncated_normal", dtype=dtype)
+    return _build(spec, "truncated_normal", dtype=dtype, draw=_draw(rng, stream))
 
 
 # -- variance scaling and its named cases ------------------------------------------------------------
@@ -240,65 +259,105 @@ def variance_scaling(
     out_axis: AxisSpec = _OUT_AXIS,
     batch_axis: AxisSpec = (),
     dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std)."""
     spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
-    return _build(
-        spec, "variance_scaling", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
-    )
+    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+    return _build(spec, "variance_scaling", **axes, draw=_draw(rng, stream))
 
 
-def _named(scale: float, mode: str, distribution: str, name: str, axes: dict[str, Any]) -> Initializer:
+def _named(
+    scale: float, mode: str, distribution: str, name: str, axes: dict[str, Any], draw: dict[str, Any]
+) -> Initializer:
     spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
-    return _build(spec, name, **axes)
+    return _build(spec, name, **axes, draw=draw)
 
 
 def glorot_uniform(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform")."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes)
+    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes, _draw(rng, stream))
 
 
 def glorot_normal(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal")."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes)
+    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes, _draw(rng, stream))
 
 
 def he_uniform(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "uniform", "he_uniform", axes)
+    return _named(2.0, "fan_in", "uniform", "he_uniform", axes, _draw(rng, stream))
 
 
 def he_normal(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal")."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes)
+    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes, _draw(rng, stream))
 
 
 def lecun_uniform(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform")."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes)
+    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes, _draw(rng, stream))
 
 
 def lecun_normal(
-    in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, batch_axis: AxisSpec = (), dtype: Any = None
+    in_axis: AxisSpec = _IN_AXIS,
+    out_axis: AxisSpec = _OUT_AXIS,
+    batch_axis: AxisSpec = (),
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
 ) -> Initializer:
     """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default)."""
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes)
+    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes, _draw(rng, stream))
 
 
 xavier_uniform = glorot_uniform
@@ -308,10 +367,18 @@ kaiming_normal = he_normal
 
 
 # -- structured ----------------------------------------------------------------------------------------
-def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None) -> Initializer:
+def orthogonal(
+    scale: float = 1.0,
+    column_axis: int = -1,
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
+) -> Initializer:
     """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal."""
     spec = get("orthogonal").with_(gain=scale)
     column_axis = integer("column_axis", column_axis)
+    draw = _draw(rng, stream)
     default_dtype = None if dtype is None else _float_dtype(dtype)
 
     def init(
@@ -324,16 +391,23 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None) -> 
             raise ValueError(f"column_axis={column_axis} is out of range for shape {dims}")
         # The law only reads the column (out) axis; any other axis serves as the plan's in axis.
         other = -1 if column_axis % len(dims) != len(dims) - 1 else -2
-        planned = _build(spec, "orthogonal", in_axis=other, out_axis=column_axis)
+        planned = _build(spec, "orthogonal", in_axis=other, out_axis=column_axis, draw=draw)
         return planned(key, dims, dtype, out_sharding)
 
     init.__qualname__ = "orthogonal.<locals>.init"
     return init
 
 
-def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype: Any = None) -> Initializer:
+def delta_orthogonal(
+    scale: float = 1.0,
+    column_axis: int = -1,
+    dtype: Any = None,
+    *,
+    rng: str = "native",
+    stream: int | str | None = None,
+) -> Initializer:
     """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in."""
-    tap = orthogonal(scale, column_axis)
+    tap = orthogonal(scale, column_axis, rng=rng, stream=stream)
     default_dtype = None if dtype is None else _float_dtype(dtype)
 
     def init(
