@@ -22,8 +22,11 @@ backend's (``ORTHOGONAL_ATOL``).
 Speed. NumPy, torch and TensorFlow walk the block's contiguous runs: one Philox call gives four
 float32 elements. NumPy and torch run it in cache-sized chunks through ``out=`` into preallocated
 buffers (:class:`PhiloxBuffers`: five array passes a round over (2, n) word pairs; then
-:class:`InPlaceValues`), torch on CPU on one thread; TensorFlow runs draws of 2¹⁶ counters or more
-as XLA-compiled kernels (:func:`xla_run_values`), smaller ones eagerly. JAX computes each element
+:class:`InPlaceValues`). The chunks are independent, so on CPU they are spread over worker threads
+(both release the GIL inside each call): NumPy one per core, torch as many as
+``torch.get_num_threads()``, each running its ops on its own thread; ``WINIT_NUM_THREADS`` overrides
+both (1: the calling thread alone). The values never depend on it. TensorFlow runs draws of 2¹⁶
+counters or more as XLA-compiled kernels (:func:`xla_run_values`), smaller ones eagerly. JAX computes each element
 from its own index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate
 only its shard) at the price of one Philox call per element. XLA (JAX, and TensorFlow's kernels)
 contracts the normal's polynomial into FMAs, so those normals differ from NumPy's and torch's by a
@@ -37,7 +40,10 @@ import functools
 import hashlib
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -448,7 +454,12 @@ class InPlaceValues:
     """
 
     def __init__(
-        self, kit: InPlaceWords, recipe: Recipe, consts: Constants, dtype: Any, capacity: int
+        self,
+        kit: InPlaceWords,
+        recipe: Recipe,
+        consts: Constants,
+        dtype: Any,
+        capacity: int,
     ) -> None:
         self.kit, self.recipe, self.consts = kit, recipe, consts
         self.lanes = 4 // recipe.words
@@ -567,6 +578,7 @@ def run_values(
     dtype: Any,
     mutable: bool,
     chunk: int,
+    engine: _Engine | None = None,
 ) -> Any:
     """The block's values by contiguous runs of flat indices; each Philox call yields 4 (2) elements.
 
@@ -574,23 +586,23 @@ def run_values(
     flat indices (R = product of the earlier block lengths). Counters cover each run from its first
     element's counter; runs are computed ``chunk`` counters at a time, then trimmed to their elements.
     ``xp`` does the float and shaping work, ``kit`` the integer words (it may use a leaner namespace).
+    ``engine`` (NumPy, torch) computes the chunks in place, on its threads.
     """
     block_shape = tuple(b - a for a, b in block)
     if len(shape) == 0:
         return xp.reshape(
-            run_values(xp, kit, (1,), ((0, 1),), key, stream, recipe, consts, dtype, mutable, chunk), ()
+            run_values(xp, kit, (1,), ((0, 1),), key, stream, recipe, consts, dtype, mutable, chunk, engine),
+            (),
         )
     if 0 in block_shape:
         return xp.zeros(block_shape, dtype=dtype, device=kit.device)
     layout = _Runs.of(xp, kit, shape, block, recipe)
+    if engine is not None and isinstance(kit, InPlaceWords):
+        values = _in_place_values(xp, kit, layout, key, stream, recipe, consts, dtype, engine)
+        return xp.reshape(layout.trim(xp, kit, values, 0, layout.rows), block_shape)
     starts, rows, width, lanes = layout.starts, layout.rows, layout.width, layout.lanes
     rows_per_chunk = max(1, chunk // width)
     segment = min(width, chunk)
-    # NumPy and torch: Philox and the floats through ``out=`` buffers, written into ``buffer``
-    in_place = None
-    if isinstance(kit, InPlaceWords) and mutable:
-        capacity = min(chunk, rows * width)
-        in_place = PhiloxBuffers(kit, capacity), InPlaceValues(kit, recipe, consts, dtype, capacity)
     pieces = []
     for r0 in range(0, rows, rows_per_chunk):
         r1 = min(rows, r0 + rows_per_chunk)
@@ -599,18 +611,10 @@ def run_values(
         else:
             row_counter = xp.reshape(kit.shift_right(starts[r0:r1], layout.shift), (r1 - r0, 1))
         segments = []
-        # assignable arrays take each segment in place: no second copy of a long run
-        buffer = xp.empty((r1 - r0, width * lanes), dtype=dtype, device=kit.device) if mutable else None
         for j0 in range(0, width, segment):
             j1 = min(width, j0 + segment)
             steps = xp.reshape(kit.arange(j0, j1), (1, j1 - j0))
             counter = xp.add(steps, kit.const(row_counter)) if starts is None else xp.add(steps, row_counter)
-            if in_place is not None and buffer is not None:
-                philox_words, fill = in_place
-                fill(
-                    philox_words(xp.reshape(counter, (-1,)), stream, key), buffer[:, j0 * lanes : j1 * lanes]
-                )
-                continue
             w = philox4x32(
                 kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), stream[0], stream[1]), key
             )
@@ -620,17 +624,88 @@ def run_values(
                 k = integers_from_words(
                     xp, kit, [xp.stack(w[0::2], axis=-1), xp.stack(w[1::2], axis=-1)], recipe, dtype
                 )
-            values = xp.reshape(
-                values_from_integers(xp, k, recipe, consts, mutable), (r1 - r0, (j1 - j0) * lanes)
+            segments.append(
+                xp.reshape(values_from_integers(xp, k, recipe, consts, mutable), (r1 - r0, (j1 - j0) * lanes))
             )
-            if buffer is None:
-                segments.append(values)
-            else:
-                buffer[:, j0 * lanes : j1 * lanes] = values
-        values = buffer if buffer is not None else xp.concat(segments, axis=1)
+        values = segments[0] if len(segments) == 1 else xp.concat(segments, axis=1)
         pieces.append(layout.trim(xp, kit, values, r0, r1))
     out = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
     return xp.reshape(out, block_shape)
+
+
+#: a worker thread of an in-place draw takes at least this many chunks (fewer: not worth its start)
+MIN_CHUNKS_PER_THREAD: Final = 4
+#: the most threads one in-place draw uses: past this, the GIL-bound call overhead stops the scaling
+MAX_THREADS: Final = 8
+_pool_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``threads`` workers, kept for later draws (starting threads costs ~100 µs each)."""
+    with _pool_lock:
+        if threads not in _pools:
+            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="winit-portable")
+        return _pools[threads]
+
+
+def _in_place_values(
+    xp: Any,
+    kit: InPlaceWords,
+    layout: _Runs,
+    key: Sequence[int],
+    stream: Sequence[int],
+    recipe: Recipe,
+    consts: Constants,
+    dtype: Any,
+    engine: _Engine,
+) -> Any:
+    """(rows, width·lanes) values of ``layout``'s counters, chunk by chunk through ``out=`` buffers.
+
+    The chunks are independent (each a pure function of its counters), so ``engine.threads``
+    workers take contiguous ranges of them, each with its own buffers, writing disjoint parts of
+    one result: the values do not depend on the thread count.
+    """
+    rows, width, lanes, chunk = layout.rows, layout.width, layout.lanes, engine.chunk
+    rows_per_chunk = max(1, chunk // width)
+    segment = min(width, chunk)
+    values = xp.empty((rows, width * lanes), dtype=dtype, device=kit.device)
+    tasks = [
+        (r0, min(rows, r0 + rows_per_chunk), j0, min(width, j0 + segment))
+        for r0 in range(0, rows, rows_per_chunk)
+        for j0 in range(0, width, segment)
+    ]
+    row_counters = None if layout.starts is None else kit.shift_right(layout.starts, layout.shift)
+    capacity = min(chunk, rows * width)
+
+    def work(part: Sequence[tuple[int, int, int, int]]) -> None:
+        philox_words = PhiloxBuffers(kit, capacity)
+        fill = InPlaceValues(kit, recipe, consts, dtype, capacity)
+        steps = kit.arange(0, segment)
+        counters = xp.empty((capacity,), dtype=kit.dtype, device=kit.device)
+        for r0, r1, j0, j1 in part:
+            n = (r1 - r0) * (j1 - j0)
+            counter = counters[:n]
+            if row_counters is None:
+                xp.add(steps[: j1 - j0], (layout.first >> layout.shift) + j0, out=counter)
+            else:
+                grid = xp.reshape(counter, (r1 - r0, j1 - j0))
+                xp.add(
+                    xp.reshape(steps[: j1 - j0], (1, -1)), xp.reshape(row_counters[r0:r1], (-1, 1)), out=grid
+                )
+                if j0:
+                    xp.add(counter, j0, out=counter)
+            fill(philox_words(counter, stream, key), values[r0:r1, j0 * lanes : j1 * lanes])
+
+    threads = max(1, min(engine.threads, len(tasks) // MIN_CHUNKS_PER_THREAD))
+    if threads == 1:
+        work(tasks)
+        return values
+    bounds = [len(tasks) * i // threads for i in range(threads + 1)]
+    parts = [tasks[bounds[i] : bounds[i + 1]] for i in range(threads)]
+    for future in [_pool(threads).submit(engine.in_worker(work), part) for part in parts]:
+        future.result()
+    return values
 
 
 #: TensorFlow draws of at least this many Philox counters run as XLA-compiled kernels of up to
@@ -727,30 +802,65 @@ def xla_run_values(
 @dataclass(frozen=True)
 class _Engine:
     """How one backend runs the generator: its word arithmetic, whether arrays can be assigned into
-    (then rare erfinv branches run on their elements only) and how many counters a chunk holds."""
+    (then rare erfinv branches run on their elements only), how many counters a chunk holds, how
+    many threads compute chunks."""
 
     kit: WordArithmetic
     mutable: bool
     chunk: int
+    threads: int = 1
+
+    def in_worker(self, work: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``work`` as run on a worker thread: torch's intra-op pool off there too (see :func:`_device_scope`)."""
+        if not isinstance(self.kit, InPlaceWords) or self.kit.xp.__name__ != "torch":
+            return work
+
+        def on_one_thread(part: Any) -> None:
+            import torch
+
+            if torch.get_num_threads() != 1:
+                torch.set_num_threads(1)
+            work(part)
+
+        return on_one_thread
+
+
+def portable_threads(default: int) -> int:
+    """Worker threads for a NumPy or torch CPU draw: ``WINIT_NUM_THREADS`` if set, else ``default``, at most 8."""
+    setting = os.environ.get("WINIT_NUM_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise ValueError(f"WINIT_NUM_THREADS must be a positive integer, got {setting!r}")
+        return min(MAX_THREADS, int(setting))
+    return max(1, min(MAX_THREADS, default))
+
+
+def _cpu_count() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _engine(adapter: Any, device: Any) -> _Engine:
     xp = adapter.xp
     if adapter.name == "numpy":
-        # uint64 products are exact; 16384 counters a chunk (~2 MB of buffers) measured fastest
+        # uint64 products are exact; 16384 counters a chunk (~1 MB of buffers, in L2) measured
+        # fastest; NumPy releases the GIL inside each call, so chunks run on one thread per core
         import numpy as np
 
-        return _Engine(InPlaceWords(np, np.uint64, store={"casting": "unsafe"}), True, 1 << 14)
+        kit = InPlaceWords(np, np.uint64, store={"casting": "unsafe"})
+        return _Engine(kit, True, 1 << 14, threads=portable_threads(_cpu_count()))
     if adapter.name == "torch":
         # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
-        # On CPU the draw runs on one thread (see _device_scope) in chunks of 32768 counters,
-        # measured fastest (fewer calls, buffers still in cache); a GPU wants few large launches.
-        # The words use torch itself: its integer ops spell the array API's names, take ``out=``,
-        # and each call skips array_api_compat's promotion wrapper.
+        # On CPU, chunks of 32768 counters (buffers in cache) run on as many worker threads as
+        # torch's intra-op setting allows, each op on its thread alone (see _device_scope); a GPU
+        # wants few large launches. The words use torch itself: its integer ops spell the array
+        # API's names, take ``out=``, and each call skips array_api_compat's promotion wrapper.
         import torch
 
-        chunk = 1 << 15 if getattr(device, "type", "cpu") == "cpu" else 1 << 22
-        return _Engine(InPlaceWords(torch, torch.int64, signed=True, device=device), True, chunk)
+        cpu = getattr(device, "type", "cpu") == "cpu"
+        kit = InPlaceWords(torch, torch.int64, signed=True, device=device)
+        threads = portable_threads(torch.get_num_threads()) if cpu else 1
+        return _Engine(kit, True, 1 << 15 if cpu else 1 << 22, threads=threads)
     if adapter.name == "tensorflow":  # eager ops cost ~10 µs each: fewer, larger chunks
         return _Engine(WordArithmetic(xp, xp.uint64, device=device), False, 1 << 20)
     raise TypeError(f"rng='portable' has no engine for backend {adapter.name!r}")
@@ -857,7 +967,7 @@ def draw_values(
                 consts = Constants(xp, work_dtype, device, recipe, numbers_)
                 values = run_values(
                     xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, consts,
-                    work_dtype, engine.mutable, engine.chunk,
+                    work_dtype, engine.mutable, engine.chunk, engine,
                 )  # fmt: skip
     return values if work == dtype else xp.astype(values, native)
 

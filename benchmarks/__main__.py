@@ -143,7 +143,7 @@ def cuda_device_files() -> bool:
     return not dev.is_dir() or any(dev.glob("nvidia[0-9]*"))
 
 
-_PORTABLE_ROW: Final = re.compile(r"^(\w+)\s+(\w+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+_PORTABLE_ROW: Final = re.compile(r"^(\w+)\s+(\w+)\s+(\w+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
 
 
 def _portable_script(quick: bool, threads: int, timeout: float, deadline: float) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def _portable_script(quick: bool, threads: int, timeout: float, deadline: float)
         return {"skipped": "benchmarks/portable.py does not exist yet"}
     if time.time() > deadline:
         return {"skipped": "time budget of the full run spent"}
-    size, repeats = ("256", "1") if quick else ("4096", "5")
+    size, repeats = ("256", "1") if quick else ("4096", "9")
     # a quick run only checks that the script runs and parses: NumPy alone spares three framework imports
     present = "numpy" if quick else ",".join(backend for backend in BACKENDS if missing(backend) is None)
     command = [
@@ -191,15 +191,16 @@ def _portable_script(quick: bool, threads: int, timeout: float, deadline: float)
 
 
 def parse_portable_rows(text: str, n: int) -> list[dict[str, Any]]:
-    """portable.py's table rows (backend, law, native ms, portable ms, ratio) as dicts; other lines skipped."""
+    """portable.py's table rows (backend, law, threads, native ms, portable ms, ratio) as dicts; other lines skipped."""
     rows = []
     for line in text.splitlines():
         if match := _PORTABLE_ROW.match(line.strip()):
-            backend, law, native_ms, portable_ms, ratio = match.groups()
+            backend, law, threads, native_ms, portable_ms, ratio = match.groups()
             rows.append(
                 {
                     "backend": backend,
                     "law": law,
+                    "threads": threads,
                     "n": n,
                     "native_ms": float(native_ms),
                     "portable_ms": float(portable_ms),

@@ -259,6 +259,7 @@ def test_every_recorded_reason_matches_a_target_id() -> None:
         "models/torch/c-vs-a",
         "models/flax/winit-vs-init",
         "portable/torch/normal/4096",
+        "portable/torch/normal/4096/1t",
     ]
     stale = [p for p in report.REASONS if not any(fnmatch.fnmatchcase(i, p) for i in ids)]
     assert not stale, f"reasons that no target id can reach: {stale}"
@@ -280,13 +281,28 @@ def test_a_framework_that_is_not_installed_skips_its_sections(monkeypatch: pytes
 
 
 def test_portable_script_rows_are_parsed_and_other_lines_skipped() -> None:
-    text = "backend     law       native ms  portable ms  ratio\nnumpy       uniform        42.8        295.9   6.91\n"
-    assert runner.parse_portable_rows(text, 4096) == [
-        {"backend": "numpy", "law": "uniform", "n": 4096, "native_ms": 42.8, "portable_ms": 295.9,
-         "portable_over_native": 6.91},
-    ]  # fmt: skip
-    targets = report.portable_targets({"rows": runner.parse_portable_rows(text, 4096)})
-    assert [(t.id, t.met, t.measured) for t in targets] == [("portable/numpy/uniform/4096", False, "0.14×")]
+    text = (
+        "backend     law       threads  native ms  portable ms  ratio\n"
+        "numpy       uniform         1       42.8        295.9   6.91\n"
+        "  (first calls: native 55 ms, portable 117 ms)\n"
+        "numpy       uniform         2       42.8         80.0   1.87\n"
+        "jax         normal        xla      220.7         88.6   0.40\n"
+    )
+    rows = runner.parse_portable_rows(text, 4096)
+    assert rows[0] == {
+        "backend": "numpy", "law": "uniform", "threads": "1", "n": 4096, "native_ms": 42.8,
+        "portable_ms": 295.9, "portable_over_native": 6.91,
+    }  # fmt: skip
+    assert [row["threads"] for row in rows] == ["1", "2", "xla"]
+    targets = report.portable_targets({"rows": rows})
+    assert [(t.id, t.met, t.measured) for t in targets] == [
+        ("portable/numpy/uniform/4096/1t", False, "0.14×"),
+        ("portable/numpy/uniform/4096/2t", True, "0.53×"),
+        ("portable/jax/normal/4096", True, "2.50×"),
+    ]
+    assert "one thread is the floor" in targets[0].reason
+    table = report.portable_table({"rows": rows, "command": "python -m benchmarks.portable"})
+    assert [row[3] for row in table.rows] == ["1", "2", "xla"]
 
 
 def test_gpu_section_code_runs_on_the_cpu_at_a_small_size() -> None:

@@ -382,6 +382,84 @@ def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
     assert not portable._xla_unavailable  # the kernels compiled: the comparisons above were of them
 
 
+# -- NumPy's and torch's in-place chunks on worker threads ---------------------------------------------
+def _small_chunks(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Chunks of 64 counters and ``threads`` workers, so small tensors are spread over several threads."""
+    import dataclasses
+
+    from winit.backends import _portable as portable
+
+    engine = portable._engine
+    monkeypatch.setattr(
+        portable, "_engine", lambda adapter, device: dataclasses.replace(engine(adapter, device), chunk=64)
+    )
+    monkeypatch.setenv("WINIT_NUM_THREADS", str(threads))
+
+
+@pytest.mark.parametrize(
+    "block",
+    [None, (slice(5, 90),), (slice(3, 70), slice(2, 61))],
+    ids=["whole", "rows", "block"],
+)
+@pytest.mark.parametrize("backend", [backend_param("numpy"), backend_param("torch")])
+def test_worker_threads_do_not_change_the_values(
+    monkeypatch: pytest.MonkeyPatch, backend: str, block: Any
+) -> None:
+    """Chunks computed on 1 or 3 threads (contiguous ranges each, own buffers) give the same bits."""
+    laws = [("random_uniform", {"minval": -0.3, "maxval": 1.7}), ("he_normal", {}), NORMAL_LAWS[3]]
+    for scheme, params in laws:
+        for dtype in ("float32", "float64"):
+            draws = []
+            for threads in (1, 3):
+                _small_chunks(monkeypatch, threads)
+                draws.append(_draw(backend, scheme, (96, 67), dtype=dtype, shard=block, **params))
+            assert np.array_equal(draws[0], draws[1]), (scheme, dtype)
+            monkeypatch.undo()
+            # and the default chunking (one chunk here) agrees with the many small ones
+            assert np.array_equal(
+                draws[0], _draw(backend, scheme, (96, 67), dtype=dtype, shard=block, **params)
+            )
+
+
+def test_runs_longer_than_a_chunk_split_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block whose rows are longer than a chunk: each row is cut into segments, spread over threads."""
+    whole = _draw("numpy", "he_uniform", (3, 5000))
+    _small_chunks(monkeypatch, 3)
+    block = _draw("numpy", "he_uniform", (3, 5000), shard=(slice(1, 3), slice(7, 4990)))
+    assert np.array_equal(block, whole[1:3, 7:4990])
+
+
+def test_torch_worker_threads_restore_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A threaded torch draw leaves torch's intra-op thread count as it found it, and keeps the values."""
+    torch = pytest.importorskip("torch")
+    reference = _draw("torch", "he_normal", (96, 67))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _small_chunks(monkeypatch, 2)
+        values = _draw("torch", "he_normal", (96, 67))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(values, reference)
+
+
+@pytest.mark.parametrize("setting", ["0", "-1", "two", "1.5"])
+def test_bad_thread_setting_names_the_value(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    monkeypatch.setenv("WINIT_NUM_THREADS", setting)
+    with pytest.raises(ValueError, match=f"WINIT_NUM_THREADS must be a positive integer, got '{setting}'"):
+        winit.init("he_uniform", (8, 8), backend="numpy", seed=0, rng="portable")
+
+
+def test_thread_setting_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from winit.backends._portable import MAX_THREADS, portable_threads
+
+    monkeypatch.setenv("WINIT_NUM_THREADS", "64")
+    assert portable_threads(1) == MAX_THREADS
+    monkeypatch.delenv("WINIT_NUM_THREADS")
+    assert portable_threads(3) == 3 and portable_threads(0) == 1
+
+
 # -- front doors ----------------------------------------------------------------------------------------
 def _keras_on_tensorflow() -> Any:
     keras = pytest.importorskip("keras")
