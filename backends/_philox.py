@@ -176,6 +176,18 @@ class InPlaceWords(WordArithmetic):
         self.store = store or {}
         self.multipliers = xp.asarray([[PHILOX_M[0]], [PHILOX_M[1]]], dtype=dtype, device=device)
 
+    def shift_into(self, word: Any, bits: int, out: Any) -> None:
+        """out = word >> bits, ``out`` a float array; ``word`` (scratch) may be overwritten.
+
+        NumPy casts inside the ufunc (``store``); torch has no integer kernel that writes floats on
+        CUDA, so it shifts in place and then copies with a cast.
+        """
+        if self.store:
+            self.xp.bitwise_right_shift(word, self.const(bits), out=out, **self.store)
+            return
+        self.xp.bitwise_right_shift(word, self.const(bits), out=word)
+        out.copy_(word)
+
 
 class PhiloxBuffers:
     """Philox-4x32-10 of up to ``capacity`` counters at a time, in three preallocated buffers, five array ops a round.

@@ -476,13 +476,13 @@ class InPlaceValues:
         lanes = xp.reshape(k, (-1, self.lanes)).T  # lanes[i]: elements i, i + lanes, ...
         if not recipe.float64:  # k = w >> 8, element 4j + i from word i
             for i, word in enumerate(words):
-                xp.bitwise_right_shift(word, kit.const(8), out=lanes[i], **kit.store)
+                kit.shift_into(word, 8, lanes[i])
         else:  # k = (w0 >> 5)·2²⁶ + (w1 >> 6), element 2j + i from words 2i, 2i + 1
             low = self.buffers[1][:size]
             low_lanes = xp.reshape(low, (-1, 2)).T
             for i in range(2):
-                xp.bitwise_right_shift(words[2 * i], kit.const(5), out=lanes[i], **kit.store)
-                xp.bitwise_right_shift(words[2 * i + 1], kit.const(6), out=low_lanes[i], **kit.store)
+                kit.shift_into(words[2 * i], 5, lanes[i])
+                kit.shift_into(words[2 * i + 1], 6, low_lanes[i])
             xp.multiply(k, self.two_26, out=k)
             xp.add(k, low, out=k)
         x = xp.add(k, consts.offset, out=k)

@@ -63,12 +63,21 @@ def run_torch(side: int, repeats: int, device: str = "cuda") -> dict[str, Any]:
             "native uniform": synced(lambda: torch.nn.init.xavier_uniform_(x, generator=generator)),
             "winit normal": synced(lambda: wt.xavier_normal_(x, generator=generator)),
             "native normal": synced(lambda: torch.nn.init.xavier_normal_(x, generator=generator)),
+            # rng="portable" (a new tensor each call, as winit.init makes one)
+            "portable uniform": synced(lambda: _portable_torch("glorot_uniform", x)),
+            "portable normal": synced(lambda: _portable_torch("glorot_normal", x)),
         },
         repeats,
         warmup=2,
     )
     name = torch.cuda.get_device_name() if x.is_cuda else device
     return {"device": name, **_summary(timings, x.numel() * x.element_size())}
+
+
+def _portable_torch(scheme: str, like: Any) -> Any:
+    import winit
+
+    return winit.init(scheme, tuple(like.shape), backend="torch", device=like.device, seed=0, rng="portable")
 
 
 def run_jax(side: int, repeats: int, platform: str = "gpu") -> dict[str, Any]:
@@ -108,6 +117,12 @@ def run_jax(side: int, repeats: int, platform: str = "gpu") -> dict[str, Any]:
             ),
             "native normal": compiled(
                 lambda k: jax.nn.initializers.variance_scaling(1.0, "fan_avg", "normal")(k, shape), key
+            ),
+            "portable uniform": compiled(
+                lambda k: winit.init("glorot_uniform", shape, backend="jax", seed=k, rng="portable"), key
+            ),
+            "portable normal": compiled(
+                lambda k: winit.init("glorot_normal", shape, backend="jax", seed=k, rng="portable"), key
             ),
         },
         repeats,

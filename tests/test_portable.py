@@ -620,3 +620,78 @@ def test_portable_uniform_is_identical_from_keras_tensorflow_and_flax() -> None:
     from_flax = np.asarray(flax_init(jax.random.key(11), shape))
     assert from_keras.dtype == from_flax.dtype == np.float32
     assert np.array_equal(from_keras.view(np.uint32), from_flax.view(np.uint32))
+
+
+# -- accelerators (run on a GPU machine; skipped elsewhere) -----------------------------------------------
+def _cuda_torch() -> Any:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device visible to torch")
+    return torch
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+def test_torch_cuda_draws_match_numpy(dtype: str) -> None:
+    """The same numbers on a CUDA tensor: uniform bit-identical, normal laws within NORMAL_ULPS."""
+    torch = _cuda_torch()
+    for scheme, params in (UNIFORM_LAWS[2], NORMAL_LAWS[0], NORMAL_LAWS[1], NORMAL_LAWS[3]):
+        tensor = winit.init(
+            scheme, (384, 257), backend="torch", device="cuda", layout="torch", seed=11,
+            stream="layer.weight", rng="portable", dtype=dtype, **params,
+        )  # fmt: skip
+        assert tensor.device.type == "cuda"
+        values = tensor.float().cpu().numpy() if dtype == "bfloat16" else tensor.cpu().numpy()
+        reference = _draw("numpy", scheme, (384, 257), dtype=dtype, **params).astype(values.dtype)
+        if scheme.endswith("uniform"):
+            assert np.array_equal(values, reference), scheme
+        elif dtype == "bfloat16":  # float32 draws rounded: at most one bfloat16 rounding apart
+            ulp = np.float32(2.0**-7) * np.exp2(
+                np.floor(np.log2(np.maximum(np.abs(values), np.abs(reference))))
+            )
+            assert np.all(np.abs(values - reference) <= ulp), scheme
+        else:
+            assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
+    del torch
+
+
+@pytest.mark.gpu
+def test_torch_cuda_shards_and_init_match_the_cpu() -> None:
+    """A shard drawn on the GPU is the same block of the whole; init_ on a CUDA model equals init_ on the CPU."""
+    torch = _cuda_torch()
+    import winit.torch as wt
+
+    whole = _draw("numpy", "he_uniform", (300, 70))
+    block = winit.init(
+        "he_uniform", (300, 70), backend="torch", device="cuda", layout="torch", seed=11,
+        stream="layer.weight", rng="portable", shard=(slice(17, 211), slice(5, 64)),
+    )  # fmt: skip
+    assert np.array_equal(block.cpu().numpy(), whole[17:211, 5:64])
+    models = [torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.Linear(48, 8)) for _ in range(2)]
+    wt.init_(models[0], seed=5, rng="portable", scheme="he_uniform")
+    wt.init_(models[1].cuda(), seed=5, rng="portable", scheme="he_uniform")
+    for cpu, cuda in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert cuda.is_cuda and torch.equal(cpu, cuda.cpu())
+
+
+@pytest.mark.gpu
+def test_jax_gpu_draws_match_numpy() -> None:
+    """JAX on its GPU (its default device there): uniform bit-identical, normals within NORMAL_ULPS."""
+    jax = pytest.importorskip("jax")
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    if not gpus:
+        pytest.skip("needs a GPU visible to JAX")
+    for scheme, params in (UNIFORM_LAWS[2], NORMAL_LAWS[0], NORMAL_LAWS[3]):
+        array = winit.init(
+            scheme, (384, 257), backend="jax", device=gpus[0], layout="torch", seed=11,
+            stream="layer.weight", rng="portable", **params,
+        )  # fmt: skip
+        assert next(iter(array.devices())).platform == "gpu"
+        values, reference = np.asarray(array), _draw("numpy", scheme, (384, 257), **params)
+        if scheme.endswith("uniform"):
+            assert np.array_equal(values, reference), scheme
+        else:
+            assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
