@@ -26,7 +26,8 @@ buffers (:class:`PhiloxBuffers`: five array passes a round over (2, n) word pair
 (both release the GIL inside each call): NumPy one per core, torch as many as
 ``torch.get_num_threads()``, each running its ops on its own thread; ``WINIT_NUM_THREADS`` overrides
 both (1: the calling thread alone). The values never depend on it. TensorFlow runs draws of 2¹⁶
-counters or more as XLA-compiled kernels (:func:`xla_run_values`), smaller ones eagerly. JAX computes each element
+counters or more as XLA-compiled kernels (:func:`compiled_run_values`), smaller ones eagerly;
+torch does too, through torch.compile, with ``WINIT_TORCH_COMPILE=1``. JAX computes each element
 from its own index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate
 only its shard) at the price of one Philox call per element. XLA (JAX, and TensorFlow's kernels)
 contracts the normal's polynomial into FMAs, so those normals differ from NumPy's and torch's by a
@@ -708,43 +709,83 @@ def _in_place_values(
     return values
 
 
-#: TensorFlow draws of at least this many Philox counters run as XLA-compiled kernels of up to
-#: ``XLA_CALL_COUNTERS`` counters each (one fused loop instead of ~150 eager ops over memory);
-#: smaller ones run eagerly, where the compile (about a second, once per law kind and size class)
-#: would cost more than it saves.
+#: Draws of at least this many Philox counters run as compiled kernels of up to
+#: ``XLA_CALL_COUNTERS`` counters each (one fused loop instead of ~150 eager ops over memory):
+#: always on TensorFlow (XLA), on torch with ``WINIT_TORCH_COMPILE=1`` (torch.compile). Smaller
+#: ones run eagerly, where the compile (a second for XLA, several for torch.compile, once per law
+#: kind and size class) would cost more than it saves.
 XLA_MIN_COUNTERS: int = 1 << 16
 XLA_CALL_COUNTERS: Final = 1 << 20
 _XLA_SEGMENT: Final = 1 << 16  # counters per kernel row: long runs are cut into rows this long
-_xla_unavailable: list[str] = []  # the error that made TensorFlow's XLA path fall back, once
+_compile_unavailable: dict[str, str] = {}  # framework → the error that made its compiled path fall back
+
+
+def _kernel_body(
+    xp: Any, kit: WordArithmetic, stack: Any, starts: Any, words: Any, numbers_: Any, recipe: Recipe,
+    segments: int, width: int, dtype: Any,
+) -> Any:  # fmt: skip
+    """``segments`` rows of ``width`` counters each, from their first counters ``starts``: their values."""
+    consts = Constants(xp, dtype, None, recipe, [numbers_[i] for i in range(6)])
+    counter = xp.add(xp.reshape(starts, (segments, 1)), xp.reshape(kit.arange(0, width), (1, width)))
+    key, stream = (words[0], words[1]), (words[2], words[3])
+    w = philox4x32(kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), *stream), key)
+    stacked = [stack(w, -1)] if recipe.words == 1 else [stack(w[0::2], -1), stack(w[1::2], -1)]
+    k = integers_from_words(xp, kit, stacked, recipe, dtype)
+    values = values_from_integers(xp, k, recipe, consts, mutable=False)
+    return xp.reshape(values, (segments, width * (4 // recipe.words)))
 
 
 @functools.cache
 def _tensorflow_kernel(recipe: Recipe, segments: int, width: int, work: str) -> Any:
-    """``tf.function(jit_compile=True)``: ``segments`` rows of ``width`` counters from their first counters."""
+    """``tf.function(jit_compile=True)`` of :func:`_kernel_body`."""
     import tensorflow as tf
 
     from .tensorflow import TensorFlowAdapter
 
-    xp = TensorFlowAdapter.xp
-    dtype = tf.as_dtype(work)
+    xp, dtype = TensorFlowAdapter.xp, tf.as_dtype(work)
 
     def kernel(starts: Any, words: Any, numbers_: Any) -> Any:
         kit = WordArithmetic(xp, tf.uint64)
-        consts = Constants(xp, dtype, None, recipe, [numbers_[i] for i in range(6)])
-        counter = xp.add(xp.reshape(starts, (segments, 1)), xp.reshape(kit.arange(0, width), (1, width)))
-        key, stream = (words[0], words[1]), (words[2], words[3])
-        w = philox4x32(kit, (kit.mask(counter, 32), kit.shift_right(counter, 32), *stream), key)
-        stacked = (
-            [tf.stack(w, axis=-1)] if recipe.words == 1 else [tf.stack(w[0::2], -1), tf.stack(w[1::2], -1)]
-        )
-        k = integers_from_words(xp, kit, stacked, recipe, dtype)
-        values = values_from_integers(xp, k, recipe, consts, mutable=False)
-        return tf.reshape(values, (segments, width * (4 // recipe.words)))
+        return _kernel_body(xp, kit, tf.stack, starts, words, numbers_, recipe, segments, width, dtype)
 
     return tf.function(kernel, jit_compile=True)
 
 
-def xla_run_values(
+@functools.cache
+def _torch_kernel(recipe: Recipe, segments: int, width: int, work: str) -> Any:
+    """``torch.compile`` of :func:`_kernel_body` (Inductor: a C++/OpenMP loop on CPU, a Triton kernel on CUDA)."""
+    import array_api_compat.torch as xp
+    import torch
+
+    dtype = getattr(torch, work)
+
+    def kernel(starts: Any, words: Any, numbers_: Any) -> Any:
+        kit = WordArithmetic(xp, torch.int64, signed=True, device=starts.device)
+        return _kernel_body(xp, kit, torch.stack, starts, words, numbers_, recipe, segments, width, dtype)
+
+    return torch.compile(kernel, dynamic=False, fullgraph=True)
+
+
+def torch_compile_enabled() -> bool:
+    """Whether ``WINIT_TORCH_COMPILE`` asks for compiled torch kernels ("1") or not ("0", unset)."""
+    setting = os.environ.get("WINIT_TORCH_COMPILE", "0").strip()
+    if setting not in ("0", "1"):
+        raise ValueError(f"WINIT_TORCH_COMPILE must be '0' or '1', got {setting!r}")
+    return setting == "1"
+
+
+def _is_compile_failure(framework: str, error: Exception) -> bool:
+    """Whether ``error`` says the framework cannot compile here (no XLA, no C++ compiler), not a bug of ours."""
+    if framework == "tensorflow":
+        import tensorflow as tf
+
+        failures = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
+        return isinstance(error, failures) and ("XLA" in str(error) or "jit" in str(error).lower())
+    return type(error).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
+def compiled_run_values(
+    framework: str,
     xp: Any,
     kit: WordArithmetic,
     shape: Sequence[int],
@@ -754,16 +795,19 @@ def xla_run_values(
     recipe: Recipe,
     numbers_: Sequence[float],
     work: str,
+    work_dtype: Any,
 ) -> Any:
-    """:func:`run_values` for TensorFlow through compiled kernels, or None for a draw too small to pay for one."""
+    """:func:`run_values` through compiled kernels, or None for a draw too small to pay for one.
+
+    Runs are cut into rows of a power-of-two width (at most ``_XLA_SEGMENT`` counters) and the rows
+    batched ``segments`` to a call, so a handful of kernel shapes serve every tensor size.
+    """
     block_shape = tuple(b - a for a, b in block)
-    if _xla_unavailable or len(shape) == 0 or 0 in block_shape:
+    if framework in _compile_unavailable or len(shape) == 0 or 0 in block_shape:
         return None
     layout = _Runs.of(xp, kit, shape, block, recipe)
     if layout.rows * layout.width < XLA_MIN_COUNTERS:
         return None
-    import tensorflow as tf
-
     width = min(_XLA_SEGMENT, 1 << (layout.width - 1).bit_length())
     per_row = -(-layout.width // width)
     total = layout.rows * per_row
@@ -774,28 +818,30 @@ def xla_run_values(
         row_counter = xp.reshape(kit.shift_right(layout.starts, layout.shift), (layout.rows, 1))
     steps = xp.reshape(kit.arange(0, per_row * width, width), (1, per_row))
     starts = xp.reshape(xp.add(row_counter, steps), (-1,))
-    words = tf.constant([key[0], key[1], stream[0], stream[1]], dtype=tf.uint64)
-    numbers = tf.constant(numbers_, dtype=tf.as_dtype(work))
-    kernel = _tensorflow_kernel(recipe, segments, width, work)
+    words = xp.asarray([key[0], key[1], stream[0], stream[1]], dtype=kit.dtype, device=kit.device)
+    numbers = xp.asarray(numbers_, dtype=work_dtype, device=kit.device)
+    factory = _tensorflow_kernel if framework == "tensorflow" else _torch_kernel
+    kernel = factory(recipe, segments, width, work)
     pieces = []
     try:
         for s0 in range(0, total, segments):
             part = starts[s0 : s0 + segments]
             count = int(part.shape[0])
             if count < segments:
-                part = tf.pad(part, [[0, segments - count]])
+                padding = xp.zeros((segments - count,), dtype=kit.dtype, device=kit.device)
+                part = xp.concat([part, padding])
             out = kernel(part, words, numbers)
             pieces.append(out if count == segments else out[:count])
-    except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-        if "XLA" not in str(error) and "jit" not in str(error).lower():
+    except Exception as error:
+        if not _is_compile_failure(framework, error):
             raise
-        _xla_unavailable.append(str(error))  # e.g. a build without XLA: eager from now on
+        _compile_unavailable[framework] = str(error)  # e.g. a build without XLA: eager from now on
         return None
-    values = pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=0)
-    values = tf.reshape(values, (layout.rows, per_row * width * layout.lanes))
+    values = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
+    values = xp.reshape(values, (layout.rows, per_row * width * layout.lanes))
     if not (layout.offset == 0 and layout.run == per_row * width * layout.lanes):
         values = layout.trim(xp, kit, values, 0, layout.rows)
-    return tf.reshape(values, block_shape)
+    return xp.reshape(values, block_shape)
 
 
 # -- backends -------------------------------------------------------------------------------------------
@@ -957,17 +1003,22 @@ def draw_values(
     else:
         engine = _engine(adapter, device)
         work_dtype = adapter.native_dtype(work)
+        words = (stream & MASK32, stream >> 32)
+        values = None
+        if adapter.name == "torch" and torch_compile_enabled():  # on torch's own threads, outside the scope
+            values = compiled_run_values(
+                "torch", xp, engine.kit, shape, block, key, words, recipe, numbers_, work, work_dtype
+            )
         with _device_scope(adapter, device):
-            values = None
             if adapter.name == "tensorflow":
-                values = xla_run_values(
-                    xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, numbers_, work
+                values = compiled_run_values(
+                    "tensorflow", xp, engine.kit, shape, block, key, words, recipe, numbers_, work, work_dtype
                 )
             if values is None:
                 consts = Constants(xp, work_dtype, device, recipe, numbers_)
                 values = run_values(
-                    xp, engine.kit, shape, block, key, (stream & MASK32, stream >> 32), recipe, consts,
-                    work_dtype, engine.mutable, engine.chunk, engine,
+                    xp, engine.kit, shape, block, key, words, recipe, consts, work_dtype, engine.mutable,
+                    engine.chunk, engine,
                 )  # fmt: skip
     return values if work == dtype else xp.astype(values, native)
 

@@ -143,7 +143,7 @@ def cuda_device_files() -> bool:
     return not dev.is_dir() or any(dev.glob("nvidia[0-9]*"))
 
 
-_PORTABLE_ROW: Final = re.compile(r"^(\w+)\s+(\w+)\s+(\w+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
+_PORTABLE_ROW: Final = re.compile(r"^(\w+)\s+(\w+)\s+([\w/]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
 
 
 def _portable_script(quick: bool, threads: int, timeout: float, deadline: float) -> dict[str, Any]:

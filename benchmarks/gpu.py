@@ -64,8 +64,10 @@ def run_torch(side: int, repeats: int, device: str = "cuda") -> dict[str, Any]:
             "winit normal": synced(lambda: wt.xavier_normal_(x, generator=generator)),
             "native normal": synced(lambda: torch.nn.init.xavier_normal_(x, generator=generator)),
             # rng="portable" (a new tensor each call, as winit.init makes one)
-            "portable uniform": synced(lambda: _portable_torch("glorot_uniform", x)),
-            "portable normal": synced(lambda: _portable_torch("glorot_normal", x)),
+            "portable uniform": synced(lambda: _portable_torch("glorot_uniform", x, compiled=False)),
+            "portable normal": synced(lambda: _portable_torch("glorot_normal", x, compiled=False)),
+            "portable compiled uniform": synced(lambda: _portable_torch("glorot_uniform", x, compiled=True)),
+            "portable compiled normal": synced(lambda: _portable_torch("glorot_normal", x, compiled=True)),
         },
         repeats,
         warmup=2,
@@ -74,10 +76,19 @@ def run_torch(side: int, repeats: int, device: str = "cuda") -> dict[str, Any]:
     return {"device": name, **_summary(timings, x.numel() * x.element_size())}
 
 
-def _portable_torch(scheme: str, like: Any) -> Any:
+def _portable_torch(scheme: str, like: Any, compiled: bool) -> Any:
+    """winit.init(rng="portable") of ``like``'s shape on its device: eager ops, or torch.compile'd kernels."""
     import winit
 
-    return winit.init(scheme, tuple(like.shape), backend="torch", device=like.device, seed=0, rng="portable")
+    before = os.environ.get("WINIT_TORCH_COMPILE")
+    os.environ["WINIT_TORCH_COMPILE"] = "1" if compiled else "0"
+    try:
+        return winit.init(scheme, tuple(like.shape), backend="torch", device=like.device, seed=0, rng="portable")
+    finally:
+        if before is None:
+            del os.environ["WINIT_TORCH_COMPILE"]
+        else:
+            os.environ["WINIT_TORCH_COMPILE"] = before
 
 
 def run_jax(side: int, repeats: int, platform: str = "gpu") -> dict[str, Any]:

@@ -4,8 +4,9 @@ Run: ``python benchmarks/portable.py [--size 4096] [--repeats 5] [--backends num
 Prints one row per (backend, law, threads): the native and portable medians and their ratio. NumPy
 and torch are timed at each ``--threads`` count (``auto``: this machine's cores): the portable
 draw's worker threads (``WINIT_NUM_THREADS``) and torch's intra-op threads, for native and portable
-alike. TensorFlow and JAX run one compiled XLA kernel under the thread settings the process was
-started with (threads column ``xla``). Both sides are warmed up once (JAX and TensorFlow's XLA
+alike; torch again with ``WINIT_TORCH_COMPILE=1`` (``N/compile``: torch.compile'd kernels, whose
+compile the warm-up takes). TensorFlow and JAX run one compiled XLA kernel under the thread settings
+the process was started with (threads column ``xla``). Both sides are warmed up once (JAX and TensorFlow's XLA
 kernels compile there: the "first calls" line under each row reports it apart from the medians),
 then timed in alternating rounds, so a load spike from another process hits both; each timing waits
 for the result (``block_until_ready`` for JAX).
@@ -65,21 +66,25 @@ def _cores() -> int:
 
 
 def _thread_counts(setting: str, backend: str) -> list[str]:
-    """The threads column values for ``backend``: each of ``setting`` (``auto``: the cores) for NumPy/torch."""
+    """The threads column for ``backend``: each count of ``setting`` (``auto``: the cores) for NumPy/torch,
+    torch's again as ``N/compile`` (``WINIT_TORCH_COMPILE=1``); ``xla`` for TensorFlow and JAX."""
     if backend not in ("numpy", "torch"):
         return ["xla"]
     counts = [str(_cores()) if item.strip() == "auto" else item.strip() for item in setting.split(",")]
-    return list(dict.fromkeys(counts))  # auto may equal 1 on a one-core machine
+    counts = list(dict.fromkeys(counts))  # auto may equal 1 on a one-core machine
+    return counts + [f"{count}/compile" for count in counts] if backend == "torch" else counts
 
 
 def _use_threads(backend: str, threads: str) -> None:
     if threads == "xla":
         return
-    os.environ["WINIT_NUM_THREADS"] = threads
+    count, _, compiled = threads.partition("/")
+    os.environ["WINIT_NUM_THREADS"] = count
+    os.environ["WINIT_TORCH_COMPILE"] = "1" if compiled else "0"
     if backend == "torch":
         import torch
 
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(int(count))
 
 
 def main() -> None:

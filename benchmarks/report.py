@@ -212,7 +212,8 @@ def portable_targets(portable: dict[str, Any], judge: bool = True) -> list[Targe
     for row in portable["rows"]:
         tid = f"portable/{row['backend']}/{row['law']}/{row['n']}"
         if row.get("threads", "xla") != "xla":
-            tid += f"/{row['threads']}t"
+            count, _, compiled = row["threads"].partition("/")
+            tid += f"/{count}t" + ("-compile" if compiled else "")
         throughput = 1.0 / row["portable_over_native"] if row["portable_over_native"] > 0 else math.inf
         if not judge:
             targets.append(Target(tid, goal, f"{throughput:.2f}× (quick run: not judged)", None))
@@ -530,7 +531,8 @@ def portable_table(portable: dict[str, Any]) -> Table:
         f"`{portable['command']}` (medians after a warm-up, same process; winit.init eager, int seed 0, "
         "he_uniform/he_normal). threads: NumPy/torch at 1 thread and at every core (the portable draw's "
         "worker threads and torch's intra-op threads, native and portable alike; native NumPy and torch "
-        "generators are serial either way); xla: one compiled TensorFlow/JAX kernel."
+        "generators are serial either way); N/compile: torch with WINIT_TORCH_COMPILE=1 (torch.compile'd "
+        "kernels, compiled in the warm-up); xla: one compiled TensorFlow/JAX kernel."
     )
     return table
 

@@ -286,6 +286,7 @@ def test_portable_script_rows_are_parsed_and_other_lines_skipped() -> None:
         "numpy       uniform         1       42.8        295.9   6.91\n"
         "  (first calls: native 55 ms, portable 117 ms)\n"
         "numpy       uniform         2       42.8         80.0   1.87\n"
+        "torch       normal  1/compile       84.4        130.0   1.54\n"
         "jax         normal        xla      220.7         88.6   0.40\n"
     )
     rows = runner.parse_portable_rows(text, 4096)
@@ -293,16 +294,17 @@ def test_portable_script_rows_are_parsed_and_other_lines_skipped() -> None:
         "backend": "numpy", "law": "uniform", "threads": "1", "n": 4096, "native_ms": 42.8,
         "portable_ms": 295.9, "portable_over_native": 6.91,
     }  # fmt: skip
-    assert [row["threads"] for row in rows] == ["1", "2", "xla"]
+    assert [row["threads"] for row in rows] == ["1", "2", "1/compile", "xla"]
     targets = report.portable_targets({"rows": rows})
     assert [(t.id, t.met, t.measured) for t in targets] == [
         ("portable/numpy/uniform/4096/1t", False, "0.14×"),
         ("portable/numpy/uniform/4096/2t", True, "0.53×"),
+        ("portable/torch/normal/4096/1t-compile", True, "0.65×"),
         ("portable/jax/normal/4096", True, "2.50×"),
     ]
     assert "one thread is the floor" in targets[0].reason
     table = report.portable_table({"rows": rows, "command": "python -m benchmarks.portable"})
-    assert [row[3] for row in table.rows] == ["1", "2", "xla"]
+    assert [row[3] for row in table.rows] == ["1", "2", "1/compile", "xla"]
 
 
 def test_gpu_section_code_runs_on_the_cpu_at_a_small_size() -> None:

@@ -379,7 +379,64 @@ def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
                 assert np.array_equal(values, reference), (kind, dtype)
             else:
                 assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, (kind, dtype)
-    assert not portable._xla_unavailable  # the kernels compiled: the comparisons above were of them
+    assert (
+        "tensorflow" not in portable._compile_unavailable
+    )  # the kernels compiled: the comparisons were of them
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", [None, (slice(3, 70), slice(2, 61))], ids=["whole", "block"])
+def test_torch_compiled_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, block: Any) -> None:
+    """WINIT_TORCH_COMPILE=1: torch.compile'd kernels; uniform still bit-identical, normal within NORMAL_ULPS."""
+    pytest.importorskip("torch")
+    from winit.backends import _portable as portable
+
+    monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
+    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(portable, "_XLA_SEGMENT", 256)
+    built: list[tuple[Any, ...]] = []
+    factory = portable._torch_kernel
+    monkeypatch.setattr(portable, "_torch_kernel", lambda *key: built.append(key) or factory(*key))
+    cases = [("random_uniform", {"minval": -0.3, "maxval": 1.7}, "float32"), ("he_normal", {}, "float32")]
+    cases += [("random_uniform", {"minval": -0.3, "maxval": 1.7}, "float64")] if block is None else []
+    for scheme, params, dtype in cases:
+        reference = _draw("numpy", scheme, (96, 67), dtype=dtype, shard=block, **params)
+        values = _draw("torch", scheme, (96, 67), dtype=dtype, shard=block, **params)
+        assert values.dtype == reference.dtype and values.shape == reference.shape
+        if scheme.endswith("uniform"):
+            assert np.array_equal(values, reference), (scheme, dtype)
+        else:
+            assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
+    assert len(built) == len(cases) and "torch" not in portable._compile_unavailable
+
+
+def test_torch_compile_failure_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine where torch.compile cannot build (no C++ compiler, say) draws eagerly, the same numbers."""
+    pytest.importorskip("torch")
+    from winit.backends import _portable as portable
+
+    class CompilerMissingError(Exception):
+        pass
+
+    CompilerMissingError.__module__ = "torch._inductor.exc"
+
+    def refuse(*args: Any) -> Any:
+        raise CompilerMissingError("no working C++ compiler found")
+
+    expected = _draw("torch", "he_uniform", (96, 67))
+    monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
+    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(portable, "_torch_kernel", lambda *key: refuse)
+    monkeypatch.setattr(portable, "_compile_unavailable", {})
+    assert np.array_equal(_draw("torch", "he_uniform", (96, 67)), expected)
+    assert "no working C++ compiler" in portable._compile_unavailable["torch"]
+
+
+@pytest.mark.parametrize("setting", ["yes", "2", "true"])
+def test_bad_compile_setting_names_the_value(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+    monkeypatch.setenv("WINIT_TORCH_COMPILE", setting)
+    with pytest.raises(ValueError, match=f"WINIT_TORCH_COMPILE must be '0' or '1', got '{setting}'"):
+        winit.init("he_uniform", (8, 8), backend="torch", seed=0, rng="portable")
 
 
 # -- NumPy's and torch's in-place chunks on worker threads ---------------------------------------------
@@ -653,6 +710,28 @@ def test_torch_cuda_draws_match_numpy(dtype: str) -> None:
         else:
             assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
     del torch
+
+
+@pytest.mark.gpu
+def test_torch_cuda_compiled_draws_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WINIT_TORCH_COMPILE=1 on CUDA (Triton kernels): uniform bit-identical, normals within NORMAL_ULPS."""
+    _cuda_torch()
+    from winit.backends import _portable as portable
+
+    monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
+    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
+    for scheme, params in (UNIFORM_LAWS[2], NORMAL_LAWS[0], NORMAL_LAWS[3]):
+        for block in (None, (slice(3, 300), slice(2, 250))):
+            values = winit.init(
+                scheme, (384, 257), backend="torch", device="cuda", layout="torch", seed=11,
+                stream="layer.weight", rng="portable", shard=block, **params,
+            ).cpu().numpy()  # fmt: skip
+            reference = _draw("numpy", scheme, (384, 257), shard=block, **params)
+            if scheme.endswith("uniform"):
+                assert np.array_equal(values, reference), (scheme, block)
+            else:
+                assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, (scheme, block)
+    assert "torch" not in portable._compile_unavailable
 
 
 @pytest.mark.gpu
