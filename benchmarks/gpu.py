@@ -83,7 +83,9 @@ def _portable_torch(scheme: str, like: Any, compiled: bool) -> Any:
     before = os.environ.get("WINIT_TORCH_COMPILE")
     os.environ["WINIT_TORCH_COMPILE"] = "1" if compiled else "0"
     try:
-        return winit.init(scheme, tuple(like.shape), backend="torch", device=like.device, seed=0, rng="portable")
+        return winit.init(
+            scheme, tuple(like.shape), backend="torch", device=like.device, seed=0, rng="portable"
+        )
     finally:
         if before is None:
             del os.environ["WINIT_TORCH_COMPILE"]
