@@ -710,12 +710,14 @@ def _in_place_values(
 
 
 #: Draws of at least this many Philox counters run as compiled kernels of up to
-#: ``XLA_CALL_COUNTERS`` counters each (one fused loop instead of ~150 eager ops over memory):
-#: always on TensorFlow (XLA), on torch with ``WINIT_TORCH_COMPILE=1`` (torch.compile). Smaller
-#: ones run eagerly, where the compile (a second for XLA, several for torch.compile, once per law
-#: kind and size class) would cost more than it saves.
+#: ``CALL_COUNTERS[framework]`` counters each (one fused loop instead of ~150 eager ops over
+#: memory): always on TensorFlow (XLA), on torch with ``WINIT_TORCH_COMPILE=1`` (torch.compile).
+#: Smaller ones run eagerly, where the compile (a second for XLA, several for torch.compile, once
+#: per law kind and size class) would cost more than it saves. On CPU a call's words (32 MB at 1M
+#: counters) stay in cache; a GPU wants few, large calls (measured on an H100: a 16384² draw in 64
+#: calls of 1M counters took 12 ms, in one call 2 ms), so torch on an accelerator takes 16M at once.
 XLA_MIN_COUNTERS: int = 1 << 16
-XLA_CALL_COUNTERS: Final = 1 << 20
+CALL_COUNTERS: Final = {"tensorflow": 1 << 20, "torch": 1 << 20, "torch-accelerator": 1 << 24}
 _XLA_SEGMENT: Final = 1 << 16  # counters per kernel row: long runs are cut into rows this long
 _compile_unavailable: dict[str, str] = {}  # framework → the error that made its compiled path fall back
 
@@ -811,7 +813,9 @@ def compiled_run_values(
     width = min(_XLA_SEGMENT, 1 << (layout.width - 1).bit_length())
     per_row = -(-layout.width // width)
     total = layout.rows * per_row
-    segments = min(XLA_CALL_COUNTERS // width, 1 << (total - 1).bit_length())
+    on_cpu = getattr(kit.device, "type", "cpu") == "cpu"
+    calls = CALL_COUNTERS[framework if framework != "torch" or on_cpu else "torch-accelerator"]
+    segments = min(calls // width, 1 << (total - 1).bit_length())
     if layout.starts is None:
         row_counter = xp.reshape(kit.const(layout.first >> layout.shift), (1, 1))
     else:

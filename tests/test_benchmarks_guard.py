@@ -344,7 +344,7 @@ def test_gpu_worker_measures_fill_fractions(tmp_path: Path) -> None:
         )
         # at the quick size (64 MB, a ~25 µs fill) launch latency dominates every timing, so a
         # fraction above 1 is noise, not an error (seen: native uniform 2.0 on an H100)
+        # (so no ratio between the two is asserted: seen 0.54 against 2.03 for the same kernel)
         assert 0 < native < 10 and 0 < mine < 10
-        assert 0 < torch_result[f"portable {law} fraction of fill"] < 10
-        # the same torch kernel runs on both sides; only a gross slowdown of winit's may fail this
-        assert mine >= 0.5 * native
+        for rng in ("portable", "portable compiled"):
+            assert 0 < torch_result[f"{rng} {law} fraction of fill"] < 10
