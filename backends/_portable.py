@@ -23,9 +23,10 @@ Speed. NumPy, torch and TensorFlow walk the block's contiguous runs: one Philox 
 float32 elements. NumPy and torch run it in cache-sized chunks through ``out=`` into preallocated
 buffers (:class:`PhiloxBuffers`: five array passes a round over (2, n) word pairs; then
 :class:`InPlaceValues`). The chunks are independent, so on CPU they are spread over worker threads
-(both release the GIL inside each call): NumPy one per core, torch as many as
-``torch.get_num_threads()``, each running its ops on its own thread; ``WINIT_NUM_THREADS`` overrides
-both (1: the calling thread alone). The values never depend on it. TensorFlow runs draws of 2¹⁶
+(both release the GIL inside each call): torch as many as ``torch.get_num_threads()``, each running
+its ops on its own thread, NumPy one unless ``WINIT_NUM_THREADS`` asks for more (its calls are short,
+so its workers mostly hand the GIL to each other); ``WINIT_NUM_THREADS`` sets both. The values never
+depend on it. TensorFlow runs draws of 2¹⁶
 counters or more as XLA-compiled kernels (:func:`compiled_run_values`), smaller ones eagerly;
 torch does too, through torch.compile, with ``WINIT_TORCH_COMPILE=1``. JAX computes each element
 from its own index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device generate
@@ -885,20 +886,18 @@ def portable_threads(default: int) -> int:
     return max(1, min(MAX_THREADS, default))
 
 
-def _cpu_count() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
 def _engine(adapter: Any, device: Any) -> _Engine:
     xp = adapter.xp
     if adapter.name == "numpy":
         # uint64 products are exact; 16384 counters a chunk (~1 MB of buffers, in L2) measured
-        # fastest; NumPy releases the GIL inside each call, so chunks run on one thread per core
+        # fastest. One thread unless WINIT_NUM_THREADS asks for more: NumPy releases the GIL inside
+        # each call, but a chunk is ~70 short calls, each a GIL handoff between the workers; on a
+        # 2-vCPU VM two threads took 73 ms for a 4096² uniform while the second core was free and
+        # 118 ms while it was contended, against a steady 101 ms on one.
         import numpy as np
 
         kit = InPlaceWords(np, np.uint64, store={"casting": "unsafe"})
-        return _Engine(kit, True, 1 << 14, threads=portable_threads(_cpu_count()))
+        return _Engine(kit, True, 1 << 14, threads=portable_threads(1))
     if adapter.name == "torch":
         # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
         # On CPU, chunks of 32768 counters (buffers in cache) run on as many worker threads as

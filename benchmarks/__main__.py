@@ -82,7 +82,8 @@ separately); the two parameter trees are also compared value for value.
 **Threads.** Every framework runs with the thread count given by `--threads` (default 1). On a
 shared machine a pool larger than the free cores spin-waits: here a 256² `fill_` with torch's 2
 threads took 12–20 ms instead of 4 µs, which buried every small-size ratio in noise. Both sides of a
-ratio always run with the same setting.
+ratio always run with the same setting. The portable-RNG section is the exception by design: it times
+NumPy and torch at 1 thread and at every core (its `threads` column), native and portable alike.
 
 **Import cost.** `import winit` in fresh interpreters (median of 5), split into NumPy's share and
 winit's own, with the list of non-stdlib modules it loads (no framework may be among them).
@@ -149,8 +150,8 @@ _PORTABLE_ROW: Final = re.compile(r"^(\w+)\s+(\w+)\s+([\w/]+)\s+([\d.]+)\s+([\d.
 def _portable_script(quick: bool, threads: int, timeout: float, deadline: float) -> dict[str, Any]:
     """Run benchmarks/portable.py (issue 4's portable-vs-native benchmark) when it exists; parse its rows.
 
-    Its table has one row per (backend, law): native ms, portable ms, portable/native (medians after
-    a warm-up, same process). Rows that do not parse are kept in ``output`` only.
+    Its table has one row per (backend, law, threads): native ms, portable ms, portable/native (medians
+    after a warm-up, same process). Rows that do not parse are kept in ``output`` only.
     """
     if not (HERE / "portable.py").is_file():
         return {"skipped": "benchmarks/portable.py does not exist yet"}

@@ -67,16 +67,34 @@ REASONS: Final[dict[str, str]] = {
     ),
     "portable/*/1t": (
         "one thread is the floor of eager Philox-4x32-10: in-place rounds in cache-sized chunks "
-        "(backends/_philox.py PhiloxBuffers) still make 10 rounds × 5 passes over 64-bit words, ≈ 75 ms "
+        "(backends/_philox.py PhiloxBuffers) still make 10 rounds × 5 passes over 64-bit words, ≈ 77 ms "
         "per 4096² in NumPy against its ≈ 42 ms native uniform (one fused C loop), and ≈ 110 ms with "
-        "torch's slow int64 multiply, plus the erfinv passes for a normal; a fused kernel would close it "
-        "(XLA gives TensorFlow and JAX one, and both beat native), torch.compile was measured slower. "
-        "The chunks are independent, so the default draw spreads them over the cores (the other rows)"
+        "torch's slow int64 multiply, plus ≈ 25 float passes of the erfinv for a normal. A fused kernel "
+        "closes it: XLA gives TensorFlow and JAX one (both beat native), WINIT_TORCH_COMPILE=1 gives "
+        "torch one (the 1/compile rows); NumPy has no compiler of its own. torch's default spreads the "
+        "chunks over its intra-op threads (the 2-thread rows)"
+    ),
+    "portable/numpy/*/2t": (
+        "NumPy's worker threads hand the GIL to each other at every array call (≈ 70 a chunk); on this "
+        "2-vCPU VM the second core is intermittently contended, and then each handoff waits for a "
+        "descheduled thread: the same draw took 73 ms (1.7× native) in quiet periods and 118 ms in others, "
+        "against a steady ≈ 101 ms on one thread. That is why NumPy's portable draw defaults to one "
+        "thread (WINIT_NUM_THREADS opts in)"
     ),
     "portable/*": (
         "load from other processes: the portable draw spreads its chunks over every core, so it slows "
         "when another process takes one, while the serial native generator keeps its core (re-run on a "
         "quiet machine)"
+    ),
+    "gpu/torch/*": (
+        "torch's own uniform_/normal_ reach only 0.77/0.54 of fill on the H100 (measured in the same run); "
+        "winit launches that same kernel after ≈ 0.15 ms of Python planning per call (37 µs on this "
+        "CPU's front door), which a 0.37 ms fill exposes because each timing waits for the device; in "
+        "a model init the launches are asynchronous and the planning overlaps the previous kernel"
+    ),
+    "gpu/jax/*": (
+        "JAX's own threefry sampler reaches only 0.47/0.32 of fill on the H100 (its hash is compute-"
+        "bound at this size); winit's jitted draw compiles to the same HLO and matches it (0.50/0.33)"
     ),
     "memory/tensorflow/*": (
         "TensorFlow eager tensors are immutable: tf.random.stateless_uniform/stateless_normal compute "
@@ -95,6 +113,11 @@ REASONS: Final[dict[str, str]] = {
         "(alloc + init_), so it reaches 1.8 only while torch's reset_parameters costs ≥ 0.8× of init_ "
         "(kaiming_uniform_ over 163 M values incl. the lm_head that is then tied, vs init_'s he_normal "
         "over 124 M); load that slows allocation (page faults) pulls the ratio down"
+    ),
+    "models/flax/winit-vs-init": (
+        "noise: both sides run the same jitted computation (their parameter trees are bit-identical, "
+        "checked in the same run) and 3 runs each spread ±15% on this 2-vCPU VM (2026-11-26: native "
+        "1.00–1.21 s, winit 1.09–1.32 s); the run before measured winit/native 0.88"
     ),
 }
 
@@ -680,8 +703,11 @@ def gpu_table(gpu: dict[str, Any]) -> Table:
                         verdict,
                     ]
                 )
+    notes = [gpu["source"]] if "source" in gpu else []
     if skipped:
-        table.note = "GPU skipped — " + "; ".join(skipped)
+        notes.append("GPU skipped — " + "; ".join(skipped))
+    if notes:
+        table.note = " ".join(notes)
     return table
 
 
