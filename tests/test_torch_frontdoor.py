@@ -65,14 +65,54 @@ def _pair(seed: int = SEED) -> tuple[Any, Any]:
     return torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
 
 
+#: the torch.nn.init functions that draw random numbers, so take rng/seed/stream after torch's parameters.
+RANDOM_NAMES = [
+    "uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+    "kaiming_normal_", "orthogonal_", "sparse_",
+]  # fmt: skip
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
+PORTABLE_EXTRAS = [("rng", KEYWORD, "native"), ("seed", KEYWORD, None), ("stream", KEYWORD, None)]
+
+
+def _parameters(function: Any) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def _signature_fits(
+    ours: list[tuple[str, Any, Any]], theirs: list[tuple[str, Any, Any]], random: bool
+) -> bool:
+    """torch's parameters (names, kinds, defaults, order) exactly first; random functions add only rng/seed/stream."""
+    return ours[: len(theirs)] == theirs and ours[len(theirs) :] == (PORTABLE_EXTRAS if random else [])
+
+
 # -- drop-in functions: signatures and bit parity --------------------------------------------------------
 @pytest.mark.parametrize("name", TORCH_NAMES)
 def test_signature_matches_torch(name: str) -> None:
-    ours = inspect.signature(getattr(wt, name)).parameters
-    theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
-    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
-        (p.name, p.kind, p.default) for p in theirs.values()
-    ]
+    ours, theirs = _parameters(getattr(wt, name)), _parameters(getattr(torch.nn.init, name))
+    assert _signature_fits(ours, theirs, name in RANDOM_NAMES), (ours, theirs)
+
+
+def test_signature_check_catches_drift() -> None:
+    """The prefix rule still fails for a missing, renamed or reordered parameter, a changed default or other extras."""
+    theirs = _parameters(torch.nn.init.kaiming_normal_)  # tensor, a, mode, nonlinearity, generator
+    good = [*theirs, *PORTABLE_EXTRAS]
+    assert _signature_fits(good, theirs, True) and not _signature_fits(good, theirs, False)
+    assert _signature_fits(theirs, theirs, False) and not _signature_fits(theirs, theirs, True)
+    tensor, a, mode, *rest = good
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    drifted = {
+        "missing": [tensor, mode, *rest],
+        "renamed": [tensor, ("slope", *a[1:]), mode, *rest],
+        "reordered": [tensor, mode, a, *rest],
+        "default": [tensor, (*a[:2], 0.5), mode, *rest],
+        "kind": [tensor, (a[0], KEYWORD, a[2]), mode, *rest],
+        "other extra": [*good, ("device", KEYWORD, None)],
+        "positional extras": [*theirs, *((n, positional, d) for n, _, d in PORTABLE_EXTRAS)],
+        "extras reordered": [*theirs, *PORTABLE_EXTRAS[::-1]],
+        "extra default": [*theirs, *PORTABLE_EXTRAS[:2], ("stream", KEYWORD, "w")],
+    }
+    for why, ours in drifted.items():
+        assert not _signature_fits(ours, theirs, True), why
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -261,6 +301,8 @@ def test_meta_tensors_are_a_noop(name: str, args: tuple[Any, ...]) -> None:
     assert w.is_meta
     if "generator" in inspect.signature(getattr(wt, name)).parameters:  # a CPU generator is fine too
         assert getattr(wt, name)(w, *args, generator=torch.Generator()) is w
+        assert getattr(wt, name)(w, *args, rng="portable", seed=0, stream="w") is w
+        assert w.is_meta
 
 
 @pytest.mark.parametrize(
@@ -316,6 +358,266 @@ def test_writes_into_a_view_in_place() -> None:
         torch.zeros(6, 10).T, generator=torch.Generator().manual_seed(0)
     )
     assert torch.equal(transposed, expected.T)
+
+
+# -- rng="portable": winit's counter-based generator, in place ------------------------------------------
+#: (function, its torch-style arguments, the winit scheme and params winit.init draws the same values from).
+PORTABLE_CASES: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
+    ("uniform_", {"a": -0.3, "b": 0.7}, "random_uniform", {"minval": -0.3, "maxval": 0.7}),
+    ("normal_", {}, "random_normal", {"mean": 0.0, "stddev": 1.0}),
+    ("normal_", {"mean": 0.5, "std": 0.02}, "random_normal", {"mean": 0.5, "stddev": 0.02}),
+    ("trunc_normal_", {}, "truncated_normal", {"mean": 0.0, "stddev": 1.0, "lower": -2.0, "upper": 2.0}),
+    ("trunc_normal_", {"mean": 0.1, "std": 0.05, "a": 0.02, "b": 0.2}, "truncated_normal",
+     {"mean": 0.1, "stddev": 0.05, "lower": (0.02 - 0.1) / 0.05, "upper": (0.2 - 0.1) / 0.05}),
+    ("xavier_uniform_", {}, "glorot_uniform", {}),
+    ("xavier_uniform_", {"gain": 1.5}, "glorot_uniform", {"gain": 1.5}),
+    ("xavier_normal_", {"gain": 5.0 / 3.0}, "glorot_normal", {"gain": 5.0 / 3.0}),
+    ("kaiming_uniform_", {"a": math.sqrt(5)}, "he_uniform", {"negative_slope": math.sqrt(5)}),
+    ("kaiming_normal_", {}, "he_normal", {}),
+    ("kaiming_normal_", {"a": 0.1, "mode": "fan_out", "nonlinearity": "leaky_relu"}, "he_normal",
+     {"negative_slope": 0.1, "mode": "fan_out", "nonlinearity": "leaky_relu"}),
+    ("kaiming_normal_", {"mode": "fan_out", "nonlinearity": "relu"}, "he_normal",
+     {"mode": "fan_out", "nonlinearity": "relu"}),
+    ("orthogonal_", {}, "orthogonal", {}),
+    ("orthogonal_", {"gain": 2.5}, "orthogonal", {"gain": 2.5}),
+    ("lecun_uniform_", {}, "lecun_uniform", {}),
+    ("lecun_normal_", {"gain": 2.0}, "lecun_normal", {"gain": 2.0}),
+    ("variance_scaling_", {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"}, "variance_scaling",
+     {"scale": 2.0, "mode": "fan_avg", "distribution": "uniform"}),
+    ("variance_scaling_", {}, "variance_scaling", {}),
+]  # fmt: skip
+#: every random function of winit.torch with arguments that make it run.
+PORTABLE_NAMES: list[tuple[str, tuple[Any, ...]]] = [
+    *((name, (0.3,) if name == "sparse_" else ()) for name in RANDOM_NAMES),
+    ("lecun_uniform_", ()), ("lecun_normal_", ()), ("variance_scaling_", ()),
+]  # fmt: skip
+
+
+def _portable_case_id(case: tuple[str, dict[str, Any], str, dict[str, Any]]) -> str:
+    return _case_id(case[:2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("shape", [(7, 5), (5, 7), (16, 3, 3, 3)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("case", PORTABLE_CASES, ids=_portable_case_id)
+def test_portable_writes_winit_init_in_place(
+    case: tuple[str, dict[str, Any], str, dict[str, Any]], shape: tuple[int, ...], dtype: Any
+) -> None:
+    """f(w, ..., rng="portable", seed=s, stream=t) writes winit.init(scheme, w.shape, ...) into w's storage."""
+    name, kwargs, scheme, params = case
+    function = getattr(wt, name)
+    tensor = torch.full(shape, 9.0, dtype=dtype)
+    storage = tensor.data_ptr()
+    out = function(tensor, **kwargs, rng="portable", seed=SEED, stream="layer.weight")
+    assert out is tensor and tensor.data_ptr() == storage and tensor.dtype == dtype
+    expected = winit.init(
+        scheme, shape, backend="torch", layout="torch", seed=SEED, rng="portable", stream="layer.weight",
+        dtype=dtype, **params,
+    )  # fmt: skip
+    assert torch.equal(tensor, expected)
+    again = function(
+        torch.empty(shape, dtype=dtype), **kwargs, rng="portable", seed=SEED, stream="layer.weight"
+    )
+    assert torch.equal(again, tensor)
+    other = function(
+        torch.empty(shape, dtype=dtype), **kwargs, rng="portable", seed=SEED, stream="layer.bias"
+    )
+    assert not torch.equal(other, tensor)
+    native = function(
+        torch.empty(shape, dtype=dtype), **kwargs, generator=torch.Generator().manual_seed(SEED)
+    )
+    assert not torch.equal(native, tensor)
+
+
+def test_portable_takes_torch_parameters_positionally_and_int_streams() -> None:
+    w = wt.kaiming_normal_(
+        torch.empty(12, 8), 0.1, "fan_out", "leaky_relu", None, rng="portable", seed=3, stream=7
+    )
+    expected = winit.init(
+        "he_normal",
+        (12, 8),
+        backend="torch",
+        seed=3,
+        rng="portable",
+        stream=7,
+        negative_slope=0.1,
+        mode="fan_out",
+    )
+    assert torch.equal(w, expected)
+    assert not torch.equal(w, wt.kaiming_normal_(torch.empty(12, 8), 0.1, "fan_out", rng="portable", seed=3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16], ids=str)
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("uniform_", {}), ("uniform_", {"a": -2.0, "b": 3.0}), ("xavier_uniform_", {"gain": 1.5}),
+     ("kaiming_uniform_", {"a": math.sqrt(5)}), ("lecun_uniform_", {})],
+)  # fmt: skip
+def test_portable_uniform_family_is_bit_identical_to_numpy(
+    name: str, kwargs: dict[str, Any], dtype: Any
+) -> None:
+    """Uniform laws are an add and a multiply, each correctly rounded: torch writes NumPy's portable bits."""
+    np = pytest.importorskip("numpy")
+    shape = (33, 4, 3)
+    tensor = getattr(wt, name)(torch.empty(shape, dtype=dtype), **kwargs, rng="portable", seed=11, stream="w")
+    scheme, params = {
+        "uniform_": ("random_uniform", {"minval": kwargs.get("a", 0.0), "maxval": kwargs.get("b", 1.0)}),
+        "xavier_uniform_": ("glorot_uniform", kwargs),
+        "kaiming_uniform_": ("he_uniform", {"negative_slope": kwargs.get("a", 0.0)}),
+        "lecun_uniform_": ("lecun_uniform", {}),
+    }[name]
+    expected = winit.init(
+        scheme, shape, backend="numpy", layout="torch", seed=11, rng="portable", stream="w",
+        dtype=str(dtype).removeprefix("torch."), **params,
+    )  # fmt: skip
+    assert expected.dtype == np.dtype(str(dtype).removeprefix("torch."))
+    assert np.array_equal(
+        tensor.numpy().view(f"u{tensor.element_size()}"), expected.view(f"u{expected.itemsize}")
+    )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_portable_sparse_values_and_zero_pattern_are_portable(dtype: Any) -> None:
+    """Values: the portable random_normal draw; zeros: per column the smallest keys of U[0, 1) rows [r, 2r)."""
+    np = pytest.importorskip("numpy")
+    rows, cols, sparsity, std = 20, 9, 0.3, 0.05
+    tensor = torch.full((rows, cols), 9.0, dtype=dtype)
+    storage = tensor.data_ptr()
+    out = wt.sparse_(tensor, sparsity, std, rng="portable", seed=4, stream="w")
+    assert out is tensor and tensor.data_ptr() == storage
+    common = {"layout": "torch", "seed": 4, "rng": "portable", "stream": "w"}
+    name = str(dtype).removeprefix("torch.")
+    values = winit.init(
+        "random_normal", (rows, cols), backend="torch", dtype=dtype, mean=0.0, stddev=std, **common
+    )
+    keys = winit.init(
+        "random_uniform", (2 * rows, cols), backend="numpy", dtype=name, minval=0.0, maxval=1.0, **common
+    )[rows:]  # NumPy's keys: the uniform bits are the same everywhere, so the pattern is too
+    zeros = np.zeros((rows, cols), dtype=bool)
+    np.put_along_axis(
+        zeros, np.argsort(keys, axis=0, kind="stable")[: math.ceil(sparsity * rows)], True, axis=0
+    )
+    assert torch.equal(tensor == 0, torch.from_numpy(zeros))
+    assert torch.equal(tensor[~torch.from_numpy(zeros)], values[~torch.from_numpy(zeros)])
+    assert ((tensor == 0).sum(dim=0) == math.ceil(sparsity * rows)).all()
+    other = wt.sparse_(
+        torch.empty(rows, cols, dtype=dtype), sparsity, std, rng="portable", seed=4, stream="b"
+    )
+    assert not torch.equal(other == 0, tensor == 0)
+    torch.manual_seed(0)
+    assert torch.equal(wt.sparse_(torch.empty(rows, cols, dtype=dtype), sparsity, std, rng="portable", seed=4,
+                                  stream="w"), tensor)  # fmt: skip
+
+
+def test_portable_into_a_parameter_that_requires_grad() -> None:
+    layer = nn.Linear(20, 30)
+    weight = layer.weight
+    storage = weight.data_ptr()
+    out = wt.kaiming_uniform_(layer.weight, a=math.sqrt(5), rng="portable", seed=0, stream="weight")
+    assert out is weight and layer.weight is weight and weight.data_ptr() == storage
+    assert weight.requires_grad and weight.is_leaf and weight.grad_fn is None
+    expected = winit.init(
+        "he_uniform",
+        (30, 20),
+        backend="torch",
+        seed=0,
+        rng="portable",
+        stream="weight",
+        negative_slope=math.sqrt(5),
+    )
+    assert torch.equal(weight.detach(), expected)
+    wt.orthogonal_(layer.weight, rng="portable", seed=0, stream="weight")
+    layer(torch.ones(2, 20)).sum().backward()
+    assert weight.grad is not None and weight.grad.shape == (30, 20)
+
+
+def test_portable_writes_into_a_view_and_leaves_the_global_rng_alone() -> None:
+    base = torch.zeros(6, 10)
+    state = torch.get_rng_state()
+    wt.xavier_uniform_(base.T, rng="portable", seed=2, stream="v")  # non-contiguous (10, 6) view
+    assert torch.equal(torch.get_rng_state(), state)
+    expected = winit.init("glorot_uniform", (10, 6), backend="torch", seed=2, rng="portable", stream="v")
+    assert torch.equal(base.T, expected)
+    rows = torch.zeros(10, 6)
+    wt.normal_(rows[2:5], rng="portable", seed=2, stream="v")
+    assert (rows[:2] == 0).all() and (rows[5:] == 0).all()
+    assert torch.equal(rows[2:5], winit.init("random_normal", (3, 6), backend="torch", seed=2, rng="portable",
+                                             stream="v", mean=0.0, stddev=1.0))  # fmt: skip
+
+
+def test_portable_without_a_seed_draws_fresh_entropy() -> None:
+    a = wt.normal_(torch.empty(64), rng="portable")
+    b = wt.normal_(torch.empty(64), rng="portable")
+    assert not torch.equal(a, b)
+
+
+def test_portable_zero_element_tensor_warns_and_is_left_alone() -> None:
+    with pytest.warns(UserWarning, match="zero-element"):
+        out = wt.kaiming_normal_(torch.empty(0, 4), rng="portable", seed=0)
+    assert out.shape == (0, 4)
+
+
+def test_torch_function_sees_the_portable_keywords() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if func is wt.xavier_normal_:
+                seen.append(dict(kwargs or {}))
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        w = wt.xavier_normal_(torch.empty(5, 4), rng="portable", seed=1, stream="w")
+    assert seen and {k: seen[0][k] for k in ("rng", "seed", "stream")} == {
+        "rng": "portable",
+        "seed": 1,
+        "stream": "w",
+    }
+    expected = winit.init("glorot_normal", (5, 4), backend="torch", seed=1, rng="portable", stream="w")
+    assert torch.equal(w, expected)
+
+
+def test_torch_function_gets_torch_keywords_only_for_a_native_call() -> None:
+    """A handler written against torch.nn.init's signature keeps working: defaults add no winit keywords."""
+    seen: list[dict[str, Any]] = []
+
+    class ForwardToTorch(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if func is wt.xavier_normal_:
+                seen.append(dict(kwargs or {}))
+                return torch.nn.init.xavier_normal_(*args, **(kwargs or {}))
+            return func(*args, **(kwargs or {}))
+
+    with ForwardToTorch():
+        wt.xavier_normal_(torch.empty(5, 4), gain=0.5)
+    assert set(seen[0]) == {"tensor", "gain", "generator"}
+
+
+@pytest.mark.parametrize(("name", "args"), PORTABLE_NAMES, ids=[case[0] for case in PORTABLE_NAMES])
+def test_portable_keywords_are_checked_before_anything_is_written(name: str, args: tuple[Any, ...]) -> None:
+    function = getattr(wt, name)
+    tensor = torch.full((6, 4), 9.0)
+    with pytest.raises(ValueError, match=r"seed=3 needs rng='portable'.*generator="):
+        function(tensor, *args, seed=3)
+    with pytest.raises(ValueError, match=r"stream='w' needs rng='portable'"):
+        function(tensor, *args, stream="w")
+    with pytest.raises(ValueError, match=r"unknown rng 'philox'; accepted: native, portable"):
+        function(tensor, *args, rng="philox")
+    with pytest.raises(TypeError, match=r"rng must be a string.*\['native', 'portable'\].*got 1"):
+        function(tensor, *args, rng=1)
+    with pytest.raises(ValueError, match=r"rng='portable' draws from seed=.*not from a torch\.Generator"):
+        function(tensor, *args, generator=torch.Generator(), rng="portable", seed=3)
+    with pytest.raises(TypeError, match=r"int seed.*got Generator"):
+        function(tensor, *args, rng="portable", seed=torch.Generator())
+    with pytest.raises(TypeError, match=r"int seed.*got str"):
+        function(tensor, *args, rng="portable", seed="3")
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 2\*\*63 - 1\], got -1"):
+        function(tensor, *args, rng="portable", seed=-1)
+    with pytest.raises(TypeError, match=r"stream must be a str.*got 1\.5"):
+        function(tensor, *args, rng="portable", seed=3, stream=1.5)
+    with pytest.raises(ValueError, match=r"int stream must be in \[0, 2\*\*64 - 1\], got -2"):
+        function(tensor, *args, rng="portable", seed=3, stream=-2)
+    assert (tensor == 9.0).all()
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -604,3 +906,27 @@ def test_cuda_tensors_generators_and_meta_materialization() -> None:
     eager, _ = wt.init_(Net().cuda(), seed=8)
     for (name, a), b in zip(materialized.state_dict().items(), eager.state_dict().values(), strict=True):
         assert a.is_cuda and torch.equal(a, b), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_portable_draws_in_place() -> None:
+    """rng="portable" on a CUDA tensor: drawn on the GPU into the tensor, winit.init's values there and on CPU."""
+    for name, kwargs, scheme, params in PORTABLE_CASES:
+        tensor = torch.empty(64, 32, device="cuda")
+        storage = tensor.data_ptr()
+        getattr(wt, name)(tensor, **kwargs, rng="portable", seed=SEED, stream="w")
+        assert tensor.is_cuda and tensor.data_ptr() == storage, name
+        common = {"layout": "torch", "seed": SEED, "rng": "portable", "stream": "w", **params}
+        assert torch.equal(tensor, winit.init(scheme, (64, 32), backend="torch", device="cuda", **common)), (
+            name
+        )
+        on_cpu = winit.init(scheme, (64, 32), backend="torch", device="cpu", **common)
+        if scheme in ("random_uniform", "glorot_uniform", "he_uniform", "lecun_uniform"):
+            assert torch.equal(tensor.cpu(), on_cpu), name
+        else:  # erfinv's log/sqrt and the QR are the device's: a few ulps
+            torch.testing.assert_close(tensor.cpu(), on_cpu, atol=1e-5, rtol=1e-5, msg=name)
+    sparse = wt.sparse_(torch.empty(40, 12, device="cuda"), 0.25, rng="portable", seed=1, stream="s")
+    assert torch.equal(
+        sparse.cpu() == 0, wt.sparse_(torch.empty(40, 12), 0.25, rng="portable", seed=1, stream="s") == 0
+    )
