@@ -640,15 +640,20 @@ MIN_CHUNKS_PER_THREAD: Final = 4
 #: the most threads one in-place draw uses: past this, the GIL-bound call overhead stops the scaling
 MAX_THREADS: Final = 8
 _pool_lock = threading.Lock()
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``threads`` workers, kept for later draws (starting threads costs ~100 µs each)."""
+    """A pool of ``threads`` workers, kept for later draws (starting threads costs ~100 µs each).
+
+    Keyed by process id too: a forked child (a DataLoader worker, say) inherits the parent's pool
+    object but not its threads, and work submitted there would never run.
+    """
+    key = (os.getpid(), threads)
     with _pool_lock:
-        if threads not in _pools:
-            _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="winit-portable")
-        return _pools[threads]
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="winit-portable")
+        return _pools[key]
 
 
 def _in_place_values(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -499,6 +501,40 @@ def test_torch_worker_threads_restore_torch_threads(monkeypatch: pytest.MonkeyPa
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(values, reference)
+
+
+def _draw_into(queue: Any) -> None:
+    queue.put(_draw("numpy", "he_uniform", (96, 67)))
+
+
+# JAX, imported by other tests of this process, warns at every fork; the child runs NumPy alone
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_threaded_draw_works_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child forked after a threaded draw (its pool object copied, its threads not) still draws."""
+    import multiprocessing
+
+    from winit.backends import _portable as portable
+
+    _small_chunks(monkeypatch, 2)
+    expected = _draw("numpy", "he_uniform", (96, 67))
+    # make sure this process's pool runs both its threads (it starts them lazily), then leave them idle
+    barrier = threading.Barrier(3)
+    pool = portable._pool(2)
+    waits = [pool.submit(barrier.wait, 10) for _ in range(2)]
+    barrier.wait(10)
+    for wait in waits:
+        wait.result()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_draw_into, args=(queue,))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung, "the forked child's draw never finished: it waited on the parent's dead pool threads"
+    assert np.array_equal(queue.get(timeout=10), expected)
 
 
 @pytest.mark.parametrize("setting", ["0", "-1", "two", "1.5"])
