@@ -557,18 +557,24 @@ def test_portable_zero_element_tensor_warns_and_is_left_alone() -> None:
     assert out.shape == (0, 4)
 
 
+class _XavierNormalRecorder(TorchFunctionMode):
+    """Records the keywords winit.torch.xavier_normal_ hands to ``__torch_function__``; ``forward`` runs them."""
+
+    def __init__(self, forward: Any) -> None:
+        super().__init__()
+        self.forward, self.seen = forward, []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        if func is wt.xavier_normal_:
+            self.seen.append(dict(kwargs or {}))
+            return self.forward(*args, **(kwargs or {}))
+        return func(*args, **(kwargs or {}))
+
+
 def test_torch_function_sees_the_portable_keywords() -> None:
-    seen: list[dict[str, Any]] = []
-
-    class Record(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            if func is wt.xavier_normal_:
-                seen.append(dict(kwargs or {}))
-            return func(*args, **(kwargs or {}))
-
-    with Record():
+    with _XavierNormalRecorder(wt.xavier_normal_) as mode:
         w = wt.xavier_normal_(torch.empty(5, 4), rng="portable", seed=1, stream="w")
-    assert seen and {k: seen[0][k] for k in ("rng", "seed", "stream")} == {
+    assert {k: mode.seen[0][k] for k in ("rng", "seed", "stream")} == {
         "rng": "portable",
         "seed": 1,
         "stream": "w",
@@ -579,18 +585,9 @@ def test_torch_function_sees_the_portable_keywords() -> None:
 
 def test_torch_function_gets_torch_keywords_only_for_a_native_call() -> None:
     """A handler written against torch.nn.init's signature keeps working: defaults add no winit keywords."""
-    seen: list[dict[str, Any]] = []
-
-    class ForwardToTorch(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            if func is wt.xavier_normal_:
-                seen.append(dict(kwargs or {}))
-                return torch.nn.init.xavier_normal_(*args, **(kwargs or {}))
-            return func(*args, **(kwargs or {}))
-
-    with ForwardToTorch():
+    with _XavierNormalRecorder(torch.nn.init.xavier_normal_) as mode:
         wt.xavier_normal_(torch.empty(5, 4), gain=0.5)
-    assert set(seen[0]) == {"tensor", "gain", "generator"}
+    assert set(mode.seen[0]) == {"tensor", "gain", "generator"}
 
 
 @pytest.mark.parametrize(("name", "args"), PORTABLE_NAMES, ids=[case[0] for case in PORTABLE_NAMES])
