@@ -132,6 +132,11 @@ class Target:
     met: bool | None  # None: not measured (skipped)
     reason: str = ""
 
+    @classmethod
+    def judged(cls, target_id: str, goal: str, measured: str, met: bool) -> Target:
+        """A measured target; a miss carries the reason recorded for its id in ``REASONS``."""
+        return cls(target_id, goal, measured, met, "" if met else _reason_for(target_id))
+
 
 @dataclass
 class Table:
@@ -242,7 +247,7 @@ def portable_targets(portable: dict[str, Any], judge: bool = True) -> list[Targe
             targets.append(Target(tid, goal, f"{throughput:.2f}× (quick run: not judged)", None))
             continue
         met = throughput >= PORTABLE_TARGET
-        targets.append(Target(tid, goal, _x(throughput), met, "" if met else _reason_for(tid)))
+        targets.append(Target.judged(tid, goal, _x(throughput), met))
     return targets
 
 
@@ -265,9 +270,7 @@ def memory_targets(memory: list[dict[str, Any]]) -> list[Target]:
             continue
         ratio = entry["peak_bytes"] / entry["tensor_bytes"]
         met = ratio <= MEMORY_TARGET
-        targets.append(
-            Target(tid, f"peak ≤ {MEMORY_TARGET}× tensor", _x(ratio), met, "" if met else _reason_for(tid))
-        )
+        targets.append(Target.judged(tid, f"peak ≤ {MEMORY_TARGET}× tensor", _x(ratio), met))
     return targets
 
 
@@ -284,22 +287,20 @@ def model_targets(models: dict[str, Any], judge: bool = True) -> list[Target]:
         speedup, c_over_a = torch_result["speedup_c_over_b"], torch_result["c_over_a"]
         met = speedup >= META_SPEEDUP_TARGET
         targets.append(
-            Target(
+            Target.judged(
                 "models/torch/c-vs-b",
                 f"(c) meta+init_ ≥ {META_SPEEDUP_TARGET}× faster than (b)",
                 _x(speedup),
                 met,
-                "" if met else _reason_for("models/torch/c-vs-b"),
             )
         )
         met = c_over_a <= 1.0
         targets.append(
-            Target(
+            Target.judged(
                 "models/torch/c-vs-a",
                 "(c) no slower than (a) default construction",
                 f"(c)/(a) = {c_over_a:.3f}",
                 met,
-                "" if met else _reason_for("models/torch/c-vs-a"),
             )
         )
     else:
@@ -310,12 +311,11 @@ def model_targets(models: dict[str, Any], judge: bool = True) -> list[Target]:
         ratio = flax_result["winit_over_native"]
         met = ratio <= SPEED_TARGET
         targets.append(
-            Target(
+            Target.judged(
                 "models/flax/winit-vs-init",
                 f"model.init with winit.flax / with Flax defaults ≤ {SPEED_TARGET}",
                 f"{ratio:.3f}",
                 met,
-                "" if met else _reason_for("models/flax/winit-vs-init"),
             )
         )
     else:
@@ -339,12 +339,8 @@ def import_targets(imports: dict[str, Any]) -> list[Target]:
     loaded = imports["frameworks_imported"]
     met = not loaded
     return [
-        Target(
-            "imports/no-framework",
-            "import winit loads no framework",
-            ", ".join(loaded) or "none",
-            met,
-            "" if met else _reason_for("imports/no-framework"),
+        Target.judged(
+            "imports/no-framework", "import winit loads no framework", ", ".join(loaded) or "none", met
         )
     ]
 
@@ -370,15 +366,7 @@ def gpu_targets(gpu: dict[str, Any]) -> list[Target]:
                 )
                 continue
             met = result[key] >= GPU_TARGET
-            targets.append(
-                Target(
-                    tid,
-                    f"≥ {GPU_TARGET} of fill bandwidth",
-                    f"{result[key]:.2f}",
-                    met,
-                    "" if met else _reason_for(tid),
-                )
-            )
+            targets.append(Target.judged(tid, f"≥ {GPU_TARGET} of fill bandwidth", f"{result[key]:.2f}", met))
     return targets
 
 
