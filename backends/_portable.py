@@ -456,12 +456,7 @@ class InPlaceValues:
     """
 
     def __init__(
-        self,
-        kit: InPlaceWords,
-        recipe: Recipe,
-        consts: Constants,
-        dtype: Any,
-        capacity: int,
+        self, kit: InPlaceWords, recipe: Recipe, consts: Constants, dtype: Any, capacity: int
     ) -> None:
         self.kit, self.recipe, self.consts = kit, recipe, consts
         self.lanes = 4 // recipe.words
