@@ -112,6 +112,12 @@ def _dispatch(func: Callable[..., Tensor], tensor: Tensor, **kwargs: object) -> 
 _Portable: TypeAlias = "tuple[int, int | str | None] | None"
 
 
+def _check_no_generator(rng: str, generator: object) -> None:
+    """rng='portable' keys its draws by seed=; a torch.Generator beside it is refused."""
+    if rng == "portable" and generator is not None:
+        raise ValueError("rng='portable' draws from seed= (an int), not from a torch.Generator")
+
+
 def _draw(rng: str, seed: int | None, stream: int | str | None, generator: object) -> _Portable:
     """The random functions' rng/seed/stream/generator, checked before anything is written."""
     if not draw_options(rng, stream, "torch's native draw"):
@@ -120,8 +126,7 @@ def _draw(rng: str, seed: int | None, stream: int | str | None, generator: objec
                 f"seed={seed!r} needs rng='portable'; the native draw takes generator= (a torch.Generator)"
             )
         return None
-    if generator is not None:
-        raise ValueError("rng='portable' draws from seed= (an int), not from a torch.Generator")
+    _check_no_generator(rng, generator)
     return portable_seed(seed), stream
 
 
@@ -733,8 +738,7 @@ def init_(
     choice("rng", rng, RNGS)
     if seed is not None and generator is not None:
         raise ValueError("pass seed= or generator=, not both: seed derives one stream per parameter name")
-    if rng == "portable" and generator is not None:
-        raise ValueError("rng='portable' draws from seed= (an int), not from a torch.Generator")
+    _check_no_generator(rng, generator)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
     root_seed = None if seed is None and rng == "native" else check_seed(seed)
