@@ -1,0 +1,337 @@
+"""Model-level init for PyTorch: which law each parameter of a module gets, and writing it in place.
+
+``winit.torch.init_`` is defined here; ``winit.torch`` re-exports it beside the per-tensor functions.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.modules.conv import _ConvTransposeNd
+from torch.nn.modules.rnn import RNNBase, RNNCellBase
+from torch.nn.parameter import UninitializedParameter
+
+from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
+from winit._registry import get
+from winit._report import InitRecord, InitReport
+from winit._schemes import Plan, Scheme
+from winit._validate import choice, suggest
+from winit.backends._common import check_seed, dtype_name
+from winit.backends._portable import realize_block, stream_id
+from winit.backends.torch import ADAPTER
+
+SchemeLike: TypeAlias = "str | Scheme"
+SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | str, SchemeLike] | None"
+
+_NORM_TYPES: Final[tuple[type[nn.Module], ...]] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+_GATE_NAMES: Final[dict[int, tuple[str, ...]]] = {4: ("i", "f", "g", "o"), 3: ("r", "z", "n")}
+_QKV: Final = ("q", "k", "v")
+RNGS: Final[tuple[str, ...]] = ("native", "portable")
+
+
+def _check_no_generator(rng: str, generator: object) -> None:
+    """rng='portable' keys its draws by seed=; a torch.Generator beside it is refused."""
+    if rng == "portable" and generator is not None:
+        raise ValueError("rng='portable' draws from seed= (an int), not from a torch.Generator")
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One write: rows [start, stop) of parameter ``attr`` of ``module`` (the whole parameter if stop is None)."""
+
+    module: nn.Module
+    attr: str
+    name: str
+    plan: Plan
+    part: str = ""
+    start: int = 0
+    stop: int | None = None
+
+    def target(self) -> Tensor:
+        param: Tensor = getattr(self.module, self.attr)  # re-read: to_empty may have replaced it
+        return param if self.stop is None else param[self.start : self.stop]
+
+
+class _Rules:
+    """Which scheme each parameter gets: name patterns, then module types, then the layer's own default."""
+
+    def __init__(self, scheme: SchemeRules, nonlinearity: str, bias: SchemeLike) -> None:
+        self.nonlinearity = choice(
+            "nonlinearity", nonlinearity, tuple(dict.fromkeys((*ACTIVATIONS, *NONLINEARITIES)))
+        )
+        self.patterns: dict[str, Scheme] = {}
+        self.types: dict[type[nn.Module], Scheme] = {}
+        if isinstance(scheme, Mapping):
+            self.weight = self.resolve(recommend(self.nonlinearity))
+            for key, value in scheme.items():
+                if isinstance(key, str):
+                    self.patterns[key] = self.resolve(value)
+                elif isinstance(key, type) and issubclass(key, nn.Module):
+                    self.types[key] = self.resolve(value)
+                else:
+                    raise TypeError(
+                        f"scheme mapping keys must be a module type (e.g. torch.nn.Linear) or a parameter-name "
+                        f"pattern (str, fnmatch on the qualified name, e.g. '*.bias'); got {key!r}"
+                    )
+        else:
+            self.weight = self.resolve(recommend(self.nonlinearity) if scheme is None else scheme)
+        self.bias = self.resolve(bias)
+        self.orthogonal = get("orthogonal")
+
+    def resolve(self, value: object) -> Scheme:
+        """``value`` as a Scheme; a scheme named by string takes ``nonlinearity`` when it has that parameter."""
+        if isinstance(value, Scheme):
+            return value  # the caller built it; take it as it is
+        if not isinstance(value, str):
+            raise TypeError(f"a scheme must be a name or a winit.Scheme, got {value!r}")
+        spec = get(value)
+        if "nonlinearity" in spec.parameters and self.nonlinearity in NONLINEARITIES:
+            spec = spec.with_(nonlinearity=self.nonlinearity)
+        return spec
+
+    def check_patterns(self, names: list[str]) -> None:
+        """A pattern that matches no parameter is almost always a typo: say so before anything is written."""
+        for pattern in self.patterns:
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                raise ValueError(
+                    f"scheme pattern {pattern!r} matches no parameter of the model; parameters: "
+                    f"{', '.join(names)}.{suggest(pattern, names)}"
+                )
+
+    def match(self, name: str, module: nn.Module, *, typed: bool = True) -> Scheme | None:
+        """The first pattern matching ``name``, else (if ``typed``) the most specific type rule, else None."""
+        for pattern, spec in self.patterns.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return spec
+        if typed:
+            for cls in type(module).__mro__:
+                if cls in self.types:
+                    return self.types[cls]
+        return None
+
+    def pick(self, name: str, module: nn.Module, default: Scheme, *, typed: bool = True) -> Scheme:
+        """The scheme for parameter ``name``: a matching rule (see :meth:`match`), else ``default``."""
+        spec = self.match(name, module, typed=typed)
+        return default if spec is None else spec
+
+
+def _is_bias(attr: str) -> bool:
+    """bias, bias_ih_l0, bias_k, in_proj_bias, ...: torch's names for additive parameters."""
+    return attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
+
+
+def _pieces(rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: str) -> Iterator[_Piece]:
+    """The writes that initialize ``module.attr``: whole, or per gate / q-k-v block, each with its plan."""
+    shape = tuple(param.shape)
+
+    def whole(spec: Scheme, layout: str = "torch") -> _Piece:
+        return _Piece(module, attr, name, spec.plan(shape, layout))
+
+    def blocks(spec: Scheme, labels: tuple[str, ...]) -> Iterator[_Piece]:
+        rows = shape[0] // len(labels)
+        block = (rows, *shape[1:])
+        for index, label in enumerate(labels):
+            start = index * rows
+            yield _Piece(module, attr, name, spec.plan(block, "torch"), label, start, start + rows)
+
+    if isinstance(module, _NORM_TYPES):
+        yield whole(rules.pick(name, module, rules.bias if _is_bias(attr) else get("ones")))
+    elif _is_bias(attr):  # type rules set weights; biases follow ``bias`` unless a pattern names them
+        yield whole(rules.pick(name, module, rules.bias, typed=False))
+    elif isinstance(module, (RNNBase, RNNCellBase)) and attr.startswith(("weight_ih", "weight_hh")):
+        gates = shape[0] // module.hidden_size
+        labels = _GATE_NAMES.get(gates, tuple(str(g) for g in range(gates))) if gates > 1 else ("",)
+        if attr.startswith("weight_hh"):  # recurrent: orthogonal per gate unless a pattern says otherwise
+            yield from blocks(rules.pick(name, module, rules.orthogonal, typed=False), labels)
+        else:
+            yield from blocks(rules.pick(name, module, rules.weight), labels)
+    elif isinstance(module, nn.MultiheadAttention) and attr == "in_proj_weight":
+        yield from blocks(rules.pick(name, module, rules.weight), _QKV)
+    elif isinstance(module, _ConvTransposeNd) and attr == "weight":
+        yield whole(rules.pick(name, module, rules.weight), "torch_transpose")  # (in, out/groups, *k)
+    elif isinstance(module, nn.PReLU) and attr == "weight":
+        yield whole(rules.pick(name, module, get("constant").with_(value=module.init)))
+    elif param.ndim >= 2:
+        yield whole(rules.pick(name, module, rules.weight))
+    else:
+        spec = rules.match(name, module)
+        if spec is None:
+            raise ValueError(
+                f"winit has no rule for {name!r} ({type(module).__name__}, shape {shape}), a {param.ndim}-D "
+                f"weight of a layer it does not know; give it a scheme in the mapping, e.g. "
+                f"init_(model, {{{name!r}: winit.get('constant').with_(value=1.0)}})"
+            )
+        yield whole(spec)
+
+
+def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
+    """A generator for parameter ``name``: seeded with the first 63 bits of blake2b(f"{seed}/{name}")."""
+    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int.from_bytes(digest, "big") >> 1)
+    return generator
+
+
+def _materialize(module: nn.Module, device: torch.device) -> None:
+    """Allocate a meta model on ``device`` without any initialization (to_empty), then reset norm statistics."""
+    module.to_empty(device=device)
+    left: list[str] = []
+    for prefix, sub in module.named_modules():
+        if isinstance(sub, _NormBase) and sub.track_running_stats:
+            sub.reset_running_stats()  # buffers, not parameters: running mean 0, var 1, count 0
+            continue
+        left.extend(
+            f"{prefix}.{buffer}" if prefix else buffer for buffer, _ in sub.named_buffers(recurse=False)
+        )
+    if left:
+        warnings.warn(
+            f"winit.torch.init_: buffers {', '.join(left)} came off the meta device uninitialized "
+            "(to_empty); winit initializes parameters only, so set them yourself",
+            stacklevel=3,
+        )
+
+
+def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
+    """The tensor this process holds of ``param`` and its (start, stop) per axis in the global tensor."""
+    if not hasattr(param, "device_mesh"):  # a plain tensor: all of it, here
+        return param, tuple((0, n) for n in param.shape)
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    local: Tensor = param.to_local()  # type: ignore[attr-defined]
+    mesh, placements = param.device_mesh, param.placements  # type: ignore[attr-defined]
+    shape, offset = compute_local_shape_and_global_offset(param.shape, mesh, placements)
+    return local, tuple((start, start + n) for start, n in zip(offset, shape, strict=True))
+
+
+def _write_portable(piece: _Piece, seed: int) -> None:
+    """Write this process's part of ``piece`` with the portable generator (stream = the parameter's name).
+
+    A piece covers rows [start, stop) of its parameter; elements take the parameter's flat indices,
+    so a shard holding any block of it writes exactly that block's values.
+    """
+    param: Tensor = getattr(piece.module, piece.attr)
+    local, block = _local_block(param)
+    if local.is_meta or local.numel() == 0:
+        return
+    shape = tuple(param.shape)
+    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[0] if shape else 0)
+    rows = (max(block[0][0], start), min(block[0][1], stop)) if shape else (0, 0)
+    if shape and rows[0] >= rows[1]:
+        return  # this rank holds none of the piece
+    piece_block = ((rows[0] - start, rows[1] - start), *block[1:]) if shape else ()
+    values = realize_block(
+        ADAPTER, piece.plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
+        device=local.device, block=piece_block, parent_shape=shape, row_start=start,
+    )  # fmt: skip
+    target = local[rows[0] - block[0][0] : rows[1] - block[0][0]] if shape else local
+    target.copy_(values)
+
+
+def init_(
+    module: nn.Module,
+    scheme: SchemeRules = None,
+    *,
+    nonlinearity: str = "relu",
+    bias: SchemeLike = "zeros",
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    rng: str = "native",
+) -> tuple[nn.Module, InitReport]:
+    """Initialize every parameter of ``module`` in place by the layer it belongs to; return (module, report).
+
+    Weights get ``scheme`` (default ``winit.recommend(nonlinearity)``; a string scheme with a
+    ``nonlinearity`` parameter, e.g. he_*, takes ``nonlinearity``), biases get ``bias``, norm
+    weights 1, RNN recurrent weights orthogonal per gate block, RNN input weights and the q/k/v
+    blocks of ``MultiheadAttention.in_proj_weight`` ``scheme`` per block, ConvTranspose weights fans
+    from the ``torch_transpose`` layout, Embedding's padding row 0. ``scheme`` may map module types
+    (most specific class wins; they set weights, not biases or RNN recurrent weights) and fnmatch
+    patterns on qualified parameter names (first match wins, over everything) to schemes; tied
+    parameters are written once, under their first name. ``seed``: each parameter draws from its
+    own generator seeded from (seed, qualified name), so layers elsewhere do not change it;
+    ``generator``: one stream in module order; neither: torch's global RNG. A model on the meta
+    device is allocated on ``device`` with ``to_empty`` and written once; no ``reset_parameters``
+    runs. ``rng="native"`` samples with torch's own generators; ``rng="portable"`` with winit's
+    Philox-4x32-10, keyed by ``seed`` with the qualified name as stream: the same values as
+    ``winit.init(..., rng="portable", stream=name)`` on any backend, and a parameter sharded as a
+    DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just its block of those values.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"init_ initializes a torch.nn.Module, got {type(module).__name__}")
+    choice("rng", rng, RNGS)
+    if seed is not None and generator is not None:
+        raise ValueError("pass seed= or generator=, not both: seed derives one stream per parameter name")
+    _check_no_generator(rng, generator)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
+    root_seed = None if seed is None and rng == "native" else check_seed(seed)
+    target_device = None if device is None else ADAPTER.device(device)
+    rules = _Rules(scheme, nonlinearity, bias)
+
+    # Plan everything before touching the model, so a bad rule leaves it as it was.
+    owners: list[tuple[nn.Module, str, Tensor, str]] = []
+    first_owner: dict[int, tuple[nn.Module, str]] = {}
+    aliases: list[tuple[nn.Module, str, nn.Module, str]] = []
+    for prefix, sub in module.named_modules():
+        for attr, param in sub.named_parameters(recurse=False):
+            if id(param) in first_owner:  # tied: initialized under its first name only
+                aliases.append((sub, attr, *first_owner[id(param)]))
+                continue
+            first_owner[id(param)] = (sub, attr)
+            name = f"{prefix}.{attr}" if prefix else attr
+            if isinstance(param, UninitializedParameter):
+                raise ValueError(
+                    f"{name!r} of lazy module {type(sub).__name__} has no shape yet; run a forward pass first"
+                )
+            owners.append((sub, attr, param, name))
+    rules.check_patterns([name for *_, name in owners])
+    pieces = [piece for sub, attr, param, name in owners for piece in _pieces(rules, sub, attr, param, name)]
+
+    tensors = [*module.parameters(), *module.buffers()]
+    if any(t.is_meta for t in tensors):
+        if target_device is None:
+            raise ValueError(
+                "the model is on the meta device; pass device= (e.g. 'cpu' or 'cuda') to materialize it"
+            )
+        _materialize(module, target_device)
+    elif target_device is not None:
+        module.to(target_device)
+    for sub, attr, owner, owner_attr in aliases:
+        # to_empty gives each alias of a tied parameter its own storage (torchdistx#12): tie them again
+        setattr(sub, attr, getattr(owner, owner_attr))
+
+    records: list[InitRecord] = []
+    streams: dict[str, torch.Generator | None] = {}
+    with torch.no_grad():
+        for piece in pieces:
+            if rng == "portable" and root_seed is not None:
+                _write_portable(piece, root_seed)
+                records.append(
+                    InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
+                )
+                continue
+            target = piece.target()
+            if piece.name not in streams:
+                streams[piece.name] = (
+                    generator if root_seed is None else _stream(root_seed, piece.name, target.device)
+                )
+            ADAPTER.realize_into(piece.plan, target, streams[piece.name])
+            records.append(
+                InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
+            )
+        for sub in module.modules():
+            padding = getattr(sub, "padding_idx", None)
+            if isinstance(sub, (nn.Embedding, nn.EmbeddingBag)) and padding is not None:
+                # as torch does: the padding row stays 0 (it gets no gradient); on this rank's shard only
+                local, block = _local_block(sub.weight)
+                if block[0][0] <= padding < block[0][1]:
+                    local[padding - block[0][0]].zero_()
+    return module, InitReport(records)
