@@ -6,8 +6,12 @@ from winit._api import BACKENDS, backend, init, plan
 from winit._fans import LAYOUTS, fans
 from winit._gains import calculate_gain, recommend
 from winit._laws import TRUNCATED_NORMAL_STD_2SIGMA
+from winit._recipe_catalogue import RECIPES
+from winit._recipes import Recipe, RoleLaw
 from winit._registry import ALIASES, get, schemes
+from winit._roles import KEEP, Role
 from winit._schemes import FAN_MODES, Plan, Scheme
+from winit._validate import suggest
 
 if TYPE_CHECKING:
     from winit._probe import probe
@@ -16,9 +20,13 @@ __all__ = [
     "ALIASES",
     "BACKENDS",
     "FAN_MODES",
+    "KEEP",
     "LAYOUTS",
     "TRUNCATED_NORMAL_STD_2SIGMA",
     "Plan",
+    "Recipe",
+    "Role",
+    "RoleLaw",
     "Scheme",
     "backend",
     "calculate_gain",
@@ -27,10 +35,31 @@ __all__ = [
     "init",
     "plan",
     "probe",
+    "recipe",
+    "recipes",
     "recommend",
     "schemes",
 ]
 __version__ = "0.1.0"
+
+
+def recipes() -> list[str]:
+    """Sorted names of the built-in recipes (``winit.recipe(name).explain()`` shows each)."""
+    return sorted(RECIPES)
+
+
+def recipe(name: str | Recipe) -> Recipe:
+    """The recipe called ``name`` (a :class:`Recipe` passes through); unknown names list the known ones."""
+    if isinstance(name, Recipe):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"recipe must be a name or a winit.Recipe, got {name!r}")
+    key = name.strip().lower().replace("-", "_")
+    if key not in RECIPES:
+        raise ValueError(
+            f"unknown recipe {name!r}; known recipes: {', '.join(recipes())}.{suggest(key, RECIPES)}"
+        )
+    return RECIPES[key]
 
 
 def __getattr__(name: str) -> object:
