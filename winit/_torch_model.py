@@ -361,6 +361,8 @@ def _written_ids(owner: _Owner) -> list[int]:
 def _refresh_power_iteration(owner: _Owner, generator: torch.Generator | None) -> None:
     """Redraw spectral_norm's ``_u``/``_v`` for the new weight and iterate 15 times, as its __init__ does."""
     plist = owner.plist()
+    if not any(isinstance(step, _SpectralNorm) for step in plist) or not hasattr(plist, "original"):
+        return  # spectral_norm is one-tensor: it never follows a multi-tensor step such as weight_norm
     value = owner.original()
     for step in plist:
         if isinstance(step, _SpectralNorm):
