@@ -136,7 +136,8 @@ def test_custom_parametrization_goes_through_right_inverse_or_is_refused() -> No
     parametrize.register_parametrization(model, "weight", _Squared())
     before = model.parametrizations.weight.original.detach().clone()
     with pytest.raises(
-        ValueError, match=r"'weight' of ParametrizedLinear is parametrized by _Squared, which has no right_inverse"
+        ValueError,
+        match=r"'weight' of ParametrizedLinear is parametrized by _Squared, which has no right_inverse",
     ):
         wt.init_(model, seed=2)
     assert torch.equal(model.parametrizations.weight.original, before)
@@ -155,3 +156,10 @@ def test_reinit_resets_batchnorm_statistics() -> None:
     model(torch.ones(1, 3, 6, 6))
     wt.init_(model, {"1.*": "keep"}, seed=0)  # a kept norm keeps its statistics too
     assert model[1].num_batches_tracked.item() == 1 and model[2].num_batches_tracked.item() == 0
+
+
+def test_blocks_of_one_parameter_continue_one_stream() -> None:
+    lstm, report = wt.init_(nn.LSTM(4, 3), seed=1)
+    gates = lstm.weight_ih_l0.detach().reshape(4, 3, 4)
+    assert [r.part for r in report][:4] == ["i", "f", "g", "o"]
+    assert all(not torch.equal(gates[0], gates[k]) for k in range(1, 4))

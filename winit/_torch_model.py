@@ -477,14 +477,13 @@ def _init_bare(
                 like = owner.original()
                 staging = torch.empty(owner.shape, dtype=like.dtype, device=like.device)
             stream: torch.Generator | None = generator
+            if root_seed is not None and rng == "native" and owner in drawn:  # one stream for all its blocks
+                where = owner.module._parameters[owner.attr] if staging is None else staging
+                stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
             for piece in pieces:
                 if piece.plan is None:
                     records.append(InitRecord.keep(owner.name, layer, owner.shape, piece.part))
                     continue
-                if root_seed is not None and rng == "native":
-                    stream = _stream(
-                        root_seed, owner.name, (piece.target() if staging is None else staging).device
-                    )
                 if rng == "portable" and root_seed is not None:
                     param = owner.module._parameters[owner.attr] if staging is None else staging
                     _write_portable(piece, piece.plan, root_seed, param)  # type: ignore[arg-type]
