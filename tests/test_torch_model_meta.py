@@ -240,3 +240,11 @@ def test_keep_rule_leaves_the_value_and_reports_it() -> None:
     assert "keep" in str(report)
     _, everything = wt.init_(model, {"*": "keep"})
     assert all(record.kept for record in everything)
+
+
+def test_materialized_parameters_keep_their_attributes() -> None:
+    with torch.device("meta"):
+        model = nn.Linear(3, 4)
+    model.weight.no_decay = True  # type: ignore[attr-defined]
+    wt.init_(model, seed=0, device="cpu")
+    assert not model.weight.is_meta and model.weight.no_decay  # type: ignore[attr-defined]

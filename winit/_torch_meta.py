@@ -212,10 +212,23 @@ def materialize(root: nn.Module, device: torch.device, needed: list[Slot]) -> No
         if not tensor.is_meta:
             return tensor
         if id(tensor) not in made:  # a tied tensor: the same storage for every alias
-            made[id(tensor)] = (tensor, torch.empty_like(tensor, device=device))
+            new = torch.empty_like(tensor, device=device)
+            new.__dict__.update(tensor.__dict__)  # attributes set on it (flags, sharding hints)
+            made[id(tensor)] = (tensor, new)
         return made[id(tensor)][1]
 
+    # _apply wraps a new parameter in a fresh nn.Parameter: carry the old one's attributes over
+    attributes = [
+        (sub, attr, dict(param.__dict__))
+        for sub in root.modules()
+        for attr, param in sub._parameters.items()
+        if param is not None and param.is_meta and param.__dict__
+    ]
     root._apply(empty)  # type: ignore[no-untyped-call]
+    for sub, attr, values in attributes:
+        param = sub._parameters[attr]
+        if param is not None:
+            param.__dict__.update(values)
     for slot in needed:
         if _is_norm_stat(slot):  # running mean 0, var 1, count 0: what reset_running_stats sets
             slot.get().fill_(1 if slot.attr == "running_var" else 0)
