@@ -112,6 +112,24 @@ def test_spectral_norm_original_is_drawn_and_power_vectors_refreshed() -> None:
     assert abs(torch.linalg.matrix_norm(model.weight.detach(), ord=2).item() - 1) < 1e-2
 
 
+def test_deprecated_hook_weight_norm_and_spectral_norm_are_set_by_their_effective_weight() -> None:
+    bare, _ = wt.init_(_linear(), seed=11)
+    with pytest.warns(FutureWarning):
+        model = torch.nn.utils.weight_norm(_linear())
+    _, report = wt.init_(model, seed=11)
+    assert [r.name for r in report] == ["weight"]
+    torch.testing.assert_close(model.weight_g.squeeze(1), bare.weight.norm(dim=1))
+    model(torch.ones(1, 256))  # the hook recomputes weight = g · v/‖v‖
+    torch.testing.assert_close(model.weight, bare.weight, rtol=1e-5, atol=1e-6)
+
+    model = torch.nn.utils.spectral_norm(_linear(32, 16))
+    bare, _ = wt.init_(_linear(32, 16), seed=11)
+    wt.init_(model, seed=11)
+    assert torch.equal(model.weight_orig, bare.weight)
+    sigma = torch.linalg.matrix_norm(bare.weight.detach(), ord=2).item()
+    assert abs((model.weight_u @ model.weight_orig.detach() @ model.weight_v).item() / sigma - 1) < 1e-2
+
+
 class _Doubled(nn.Module):
     def forward(self, x: Any) -> Any:
         return 2 * x

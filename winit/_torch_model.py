@@ -21,6 +21,8 @@ from torch.nn.modules.rnn import RNNBase, RNNCellBase
 from torch.nn.parameter import UninitializedParameter
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _SpectralNorm
+from torch.nn.utils.spectral_norm import SpectralNorm as _SpectralNormHook
+from torch.nn.utils.weight_norm import WeightNorm as _WeightNormHook
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
 from winit._registry import get
@@ -267,13 +269,18 @@ def _full_params(module: nn.Module) -> contextlib.AbstractContextManager[object]
 
 @dataclass(frozen=True)
 class _Owner:
-    """A parameter as the model names it: ``module.attr``, or the effective tensor of a parametrization."""
+    """A parameter as the model names it: ``module.attr``, or the effective tensor of a parametrization.
+
+    ``hook``: the deprecated hook-based ``torch.nn.utils.weight_norm`` / ``spectral_norm`` behind
+    ``attr`` (its tensors are ``attr_g``/``attr_v`` or ``attr_orig``/``attr_u``/``attr_v``).
+    """
 
     module: nn.Module
     attr: str
     name: str
     shape: tuple[int, ...]
     parametrized: bool = False
+    hook: _WeightNormHook | _SpectralNormHook | None = None
 
     def plist(self) -> parametrize.ParametrizationList:
         """The parametrizations of ``module.attr`` (parametrized owners only)."""
@@ -281,6 +288,9 @@ class _Owner:
 
     def original(self) -> Tensor:
         """The (first) tensor the parametrization stores, for dtype and device."""
+        if self.hook is not None:
+            suffix = "_v" if isinstance(self.hook, _WeightNormHook) else "_orig"
+            return cast(Tensor, getattr(self.module, self.attr + suffix))
         plist = self.plist()
         return cast(Tensor, plist.original if hasattr(plist, "original") else plist.original0)
 
@@ -319,6 +329,15 @@ def _owners(bare: nn.Module) -> tuple[list[_Owner], list[tuple[_Owner, _Owner]]]
                 owners.append(owner)
                 for original in plist.parameters(recurse=False):
                     first[id(original)] = owner
+        for hook in sub._forward_pre_hooks.values():
+            if isinstance(hook, (_WeightNormHook, _SpectralNormHook)):
+                name = _clean(f"{prefix}.{hook.name}" if prefix else hook.name)
+                owner = _Owner(sub, hook.name, name, (), True, hook)
+                owner = _Owner(sub, hook.name, name, tuple(owner.original().shape), True, hook)
+                owners.append(owner)
+                for suffix in ("_g", "_v", "_orig"):
+                    if hook.name + suffix in sub._parameters:
+                        first[id(sub._parameters[hook.name + suffix])] = owner
         for attr, param in sub.named_parameters(recurse=False):
             if type(param).__name__ == "FlatParameter" or (
                 id(param) in first and first[id(param)].parametrized
@@ -352,10 +371,44 @@ def _written_ids(owner: _Owner) -> list[int]:
     """The tensors a drawn ``owner`` sets: the parameter, or a parametrization's originals and power vectors."""
     if not owner.parametrized:
         return [id(owner.module._parameters[owner.attr])]
+    if owner.hook is not None:
+        tables = (owner.module._parameters, owner.module._buffers)
+        names = [owner.attr + suffix for suffix in ("_g", "_v", "_orig", "_u")]
+        return [id(table[key]) for table in tables for key in names if key in table]
     plist = owner.plist()
     ids = [id(t) for t in plist.parameters(recurse=False)]
     ids += [id(t) for p in plist if isinstance(p, _SpectralNorm) for t in (p._u, p._v)]
     return ids
+
+
+def _power_vectors(u: Tensor, v: Tensor, generator: torch.Generator | None, eps: float) -> None:
+    """Fresh random unit vectors for a power iteration (spectral_norm draws N(0, 1) and normalizes)."""
+    for vector in (u, v):
+        draw = torch.randn(vector.shape, generator=generator, dtype=vector.dtype, device=vector.device)
+        vector.copy_(torch.nn.functional.normalize(draw, dim=0, eps=eps))
+
+
+def _assign_hooked(owner: _Owner, value: Tensor, generator: torch.Generator | None) -> None:
+    """Set a hook-based weight_norm (``g = ‖W‖`` per ``dim``, ``v = W``) or spectral_norm (``orig = W``) weight."""
+    module, attr, hook = owner.module, owner.attr, owner.hook
+    if isinstance(hook, _WeightNormHook):
+        getattr(module, attr + "_v").copy_(value)
+        getattr(module, attr + "_g").copy_(torch.norm_except_dim(value, 2, hook.dim))
+    elif isinstance(hook, _SpectralNormHook):
+        getattr(module, attr + "_orig").copy_(value)
+        u, v = getattr(module, attr + "_u"), getattr(module, attr + "_v")
+        _power_vectors(u, v, generator, hook.eps)
+        matrix = hook.reshape_weight_to_matrix(value)
+        for _ in range(15):  # as the parametrization's __init__ does; the hook would start from noise
+            v.copy_(torch.nn.functional.normalize(torch.mv(matrix.t(), u), dim=0, eps=hook.eps))
+            u.copy_(torch.nn.functional.normalize(torch.mv(matrix, v), dim=0, eps=hook.eps))
+    assert hook is not None
+    weight = (
+        hook.compute_weight(module, False)
+        if isinstance(hook, _SpectralNormHook)
+        else hook.compute_weight(module)
+    )
+    setattr(module, attr, weight)  # the plain attribute the hook recomputes before each forward
 
 
 def _refresh_power_iteration(owner: _Owner, generator: torch.Generator | None) -> None:
@@ -445,7 +498,7 @@ def _init_bare(
     for owner in owners:
         shape_of = torch.empty(owner.shape, device="meta")
         pieces = list(_pieces(rules, owner.module, owner.attr, shape_of, owner.name))
-        if owner.parametrized and any(piece.plan is not None for piece in pieces):
+        if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
             _check_invertible(owner)
         planned.append((owner, pieces))
     drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
@@ -492,13 +545,16 @@ def _init_bare(
                     ADAPTER.realize_into(piece.plan, target, stream)
                 records.append(InitRecord.from_plan(owner.name, layer, piece.plan, piece.part))
             if staging is not None:
-                setattr(owner.module, owner.attr, staging)  # through right_inverse
                 vectors = (
                     generator
                     if root_seed is None
                     else _stream(root_seed, f"{owner.name}/power", staging.device)
                 )
-                _refresh_power_iteration(owner, vectors)
+                if owner.hook is not None:
+                    _assign_hooked(owner, staging, vectors)
+                else:
+                    setattr(owner.module, owner.attr, staging)  # through right_inverse
+                    _refresh_power_iteration(owner, vectors)
         records += [
             InitRecord.tie(alias.name, type(alias.module).__name__, alias.shape, owner.name)
             for alias, owner in aliases
