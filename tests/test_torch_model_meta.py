@@ -226,6 +226,8 @@ def test_meta_norm_statistics_are_reset_and_ties_survive() -> None:
     )
     assert model[1].num_batches_tracked.item() == 0
     assert report["2.weight"].tied_to == "0.weight"
+    with pytest.raises(ValueError, match=r"'2\.weight', which is tied to '0\.weight'"):
+        wt.init_(model, {"2.weight": "glorot_uniform"})
 
 
 def test_keep_rule_leaves_the_value_and_reports_it() -> None:

@@ -493,7 +493,15 @@ def _init_bare(
     """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
     # Plan everything before touching the model, so a bad rule leaves it as it was.
     owners, aliases = _owners(bare)
-    rules.check_patterns([owner.name for owner in owners])
+    names = [owner.name for owner in owners]
+    for pattern in rules.patterns:
+        tied = [(a.name, o.name) for a, o in aliases if fnmatch.fnmatchcase(a.name, pattern)]
+        if tied and not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise ValueError(
+                f"scheme pattern {pattern!r} matches only {tied[0][0]!r}, which is tied to {tied[0][1]!r} and "
+                f"is initialized under that name; write the rule for {tied[0][1]!r}"
+            )
+    rules.check_patterns(names)
     planned: list[tuple[_Owner, list[_Piece]]] = []
     for owner in owners:
         shape_of = torch.empty(owner.shape, device="meta")
