@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias, cast
@@ -18,11 +16,6 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.rnn import RNNBase, RNNCellBase
-from torch.nn.parameter import UninitializedParameter
-from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import _SpectralNorm
-from torch.nn.utils.spectral_norm import SpectralNorm as _SpectralNormHook
-from torch.nn.utils.weight_norm import WeightNorm as _WeightNormHook
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
 from winit._registry import get
@@ -30,6 +23,16 @@ from winit._report import InitRecord, InitReport
 from winit._roles import KEEP
 from winit._schemes import Plan, Scheme
 from winit._torch_meta import Slot, check_recoverable, materialize, meta_slots
+from winit._torch_owners import (
+    Owner,
+    assign_hooked,
+    check_invertible,
+    full_params,
+    list_owners,
+    refresh_power_iteration,
+    unwrap,
+    written_ids,
+)
 from winit._validate import choice, suggest
 from winit.backends._common import check_seed, dtype_name
 from winit.backends._portable import realize_block, stream_id
@@ -232,201 +235,6 @@ def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None
     target.copy_(values)
 
 
-_WRAPPER_PARTS: Final = frozenset({"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"})
-
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    """The bare model inside torch.compile, DataParallel, DDP and FSDP1 wrappers, whose prefixes name nothing."""
-    while True:
-        # only a loaded module can have made the wrapper: no import of torch._dynamo or FSDP here
-        compiled = sys.modules.get("torch._dynamo.eval_frame")
-        fsdp = sys.modules.get("torch.distributed.fsdp.fully_sharded_data_parallel")
-        if compiled is not None and isinstance(module, compiled.OptimizedModule):
-            module = module._orig_mod
-        elif isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)) or (
-            fsdp is not None and isinstance(module, fsdp.FullyShardedDataParallel)
-        ):
-            module = module.module
-        else:
-            return module
-
-
-def _clean(name: str) -> str:
-    """``name`` without wrapper components (FSDP1 units and activation checkpointing nested in the model)."""
-    return ".".join(part for part in name.split(".") if part not in _WRAPPER_PARTS)
-
-
-def _full_params(module: nn.Module) -> contextlib.AbstractContextManager[object]:
-    """FSDP1 holds flat shards; under summon_full_params the original parameters are real and written back."""
-    fsdp = sys.modules.get("torch.distributed.fsdp.fully_sharded_data_parallel")
-    if fsdp is None or not isinstance(module, fsdp.FullyShardedDataParallel):
-        return contextlib.nullcontext()
-    context: contextlib.AbstractContextManager[object] = fsdp.FullyShardedDataParallel.summon_full_params(
-        module, writeback=True
-    )
-    return context
-
-
-@dataclass(frozen=True)
-class _Owner:
-    """A parameter as the model names it: ``module.attr``, or the effective tensor of a parametrization.
-
-    ``hook``: the deprecated hook-based ``torch.nn.utils.weight_norm`` / ``spectral_norm`` behind
-    ``attr`` (its tensors are ``attr_g``/``attr_v`` or ``attr_orig``/``attr_u``/``attr_v``).
-    """
-
-    module: nn.Module
-    attr: str
-    name: str
-    shape: tuple[int, ...]
-    parametrized: bool = False
-    hook: _WeightNormHook | _SpectralNormHook | None = None
-
-    def plist(self) -> parametrize.ParametrizationList:
-        """The parametrizations of ``module.attr`` (parametrized owners only)."""
-        return _plist(self.module, self.attr)
-
-    def original(self) -> Tensor:
-        """The (first) tensor the parametrization stores, for dtype and device."""
-        if self.hook is not None:
-            suffix = "_v" if isinstance(self.hook, _WeightNormHook) else "_orig"
-            return cast(Tensor, getattr(self.module, self.attr + suffix))
-        plist = self.plist()
-        return cast(Tensor, plist.original if hasattr(plist, "original") else plist.original0)
-
-
-def _plist(module: nn.Module, attr: str) -> parametrize.ParametrizationList:
-    plists = cast(nn.ModuleDict, module.parametrizations)
-    return cast(parametrize.ParametrizationList, plists[attr])
-
-
-def _effective_shape(module: nn.Module, attr: str) -> tuple[int, ...]:
-    """The shape of parametrized ``module.attr``, computed in eval mode (spectral_norm would iterate)."""
-    plist = _plist(module, attr)
-    modes = [(sub, sub.training) for sub in plist.modules()]
-    plist.eval()
-    try:
-        with torch.no_grad():
-            return tuple(getattr(module, attr).shape)
-    finally:
-        for sub, training in modes:
-            sub.training = training
-
-
-def _owners(bare: nn.Module) -> tuple[list[_Owner], list[tuple[_Owner, _Owner]]]:
-    """Each parameter once under its first (bare) name, and each tied alias with the owner it aliases."""
-    owners: list[_Owner] = []
-    aliases: list[tuple[_Owner, _Owner]] = []
-    first: dict[int, _Owner] = {}
-    for prefix, sub in bare.named_modules():
-        if isinstance(sub, parametrize.ParametrizationList):
-            continue  # its originals are written through the parametrized module's attribute
-        if parametrize.is_parametrized(sub):
-            for attr in cast(nn.ModuleDict, sub.parametrizations):
-                plist = _plist(sub, attr)
-                owner = _Owner(sub, attr, _clean(f"{prefix}.{attr}" if prefix else attr), (), True)
-                owner = _Owner(sub, attr, owner.name, _effective_shape(sub, attr), True)
-                owners.append(owner)
-                for original in plist.parameters(recurse=False):
-                    first[id(original)] = owner
-        for hook in sub._forward_pre_hooks.values():
-            if isinstance(hook, (_WeightNormHook, _SpectralNormHook)):
-                name = _clean(f"{prefix}.{hook.name}" if prefix else hook.name)
-                owner = _Owner(sub, hook.name, name, (), True, hook)
-                owner = _Owner(sub, hook.name, name, tuple(owner.original().shape), True, hook)
-                owners.append(owner)
-                for suffix in ("_g", "_v", "_orig"):
-                    if hook.name + suffix in sub._parameters:
-                        first[id(sub._parameters[hook.name + suffix])] = owner
-        for attr, param in sub.named_parameters(recurse=False):
-            if type(param).__name__ == "FlatParameter" or (
-                id(param) in first and first[id(param)].parametrized
-            ):
-                continue  # FSDP1's flat shard; a parametrization's original
-            name = _clean(f"{prefix}.{attr}" if prefix else attr)
-            if id(param) in first:  # tied: initialized under its first name only
-                aliases.append((_Owner(sub, attr, name, tuple(param.shape)), first[id(param)]))
-                continue
-            if isinstance(param, UninitializedParameter):
-                raise ValueError(
-                    f"{name!r} of lazy module {type(sub).__name__} has no shape yet; run a forward pass first"
-                )
-            first[id(param)] = owner = _Owner(sub, attr, name, tuple(param.shape))
-            owners.append(owner)
-    return owners, aliases
-
-
-def _check_invertible(owner: _Owner) -> None:
-    """A drawn parametrized weight is assigned through right_inverse; refuse one that has none."""
-    missing = [type(p).__name__ for p in owner.plist() if not hasattr(p, "right_inverse")]
-    if missing:
-        raise ValueError(
-            f"{owner.name!r} of {type(owner.module).__name__} is parametrized by {', '.join(missing)}, which "
-            "has no right_inverse, so winit cannot set its effective value; give it the rule 'keep' "
-            f"(init_(model, {{{owner.name!r}: 'keep'}})) or add right_inverse to the parametrization"
-        )
-
-
-def _written_ids(owner: _Owner) -> list[int]:
-    """The tensors a drawn ``owner`` sets: the parameter, or a parametrization's originals and power vectors."""
-    if not owner.parametrized:
-        return [id(owner.module._parameters[owner.attr])]
-    if owner.hook is not None:
-        tables = (owner.module._parameters, owner.module._buffers)
-        names = [owner.attr + suffix for suffix in ("_g", "_v", "_orig", "_u")]
-        return [id(table[key]) for table in tables for key in names if key in table]
-    plist = owner.plist()
-    ids = [id(t) for t in plist.parameters(recurse=False)]
-    ids += [id(t) for p in plist if isinstance(p, _SpectralNorm) for t in (p._u, p._v)]
-    return ids
-
-
-def _power_vectors(u: Tensor, v: Tensor, generator: torch.Generator | None, eps: float) -> None:
-    """Fresh random unit vectors for a power iteration (spectral_norm draws N(0, 1) and normalizes)."""
-    for vector in (u, v):
-        draw = torch.randn(vector.shape, generator=generator, dtype=vector.dtype, device=vector.device)
-        vector.copy_(torch.nn.functional.normalize(draw, dim=0, eps=eps))
-
-
-def _assign_hooked(owner: _Owner, value: Tensor, generator: torch.Generator | None) -> None:
-    """Set a hook-based weight_norm (``g = ‖W‖`` per ``dim``, ``v = W``) or spectral_norm (``orig = W``) weight."""
-    module, attr, hook = owner.module, owner.attr, owner.hook
-    if isinstance(hook, _WeightNormHook):
-        getattr(module, attr + "_v").copy_(value)
-        getattr(module, attr + "_g").copy_(torch.norm_except_dim(value, 2, hook.dim))
-    elif isinstance(hook, _SpectralNormHook):
-        getattr(module, attr + "_orig").copy_(value)
-        u, v = getattr(module, attr + "_u"), getattr(module, attr + "_v")
-        _power_vectors(u, v, generator, hook.eps)
-        matrix = hook.reshape_weight_to_matrix(value)
-        for _ in range(15):  # as the parametrization's __init__ does; the hook would start from noise
-            v.copy_(torch.nn.functional.normalize(torch.mv(matrix.t(), u), dim=0, eps=hook.eps))
-            u.copy_(torch.nn.functional.normalize(torch.mv(matrix, v), dim=0, eps=hook.eps))
-    assert hook is not None
-    weight = (
-        hook.compute_weight(module, False)
-        if isinstance(hook, _SpectralNormHook)
-        else hook.compute_weight(module)
-    )
-    setattr(module, attr, weight)  # the plain attribute the hook recomputes before each forward
-
-
-def _refresh_power_iteration(owner: _Owner, generator: torch.Generator | None) -> None:
-    """Redraw spectral_norm's ``_u``/``_v`` for the new weight and iterate 15 times, as its __init__ does."""
-    plist = owner.plist()
-    if not any(isinstance(step, _SpectralNorm) for step in plist) or not hasattr(plist, "original"):
-        return  # spectral_norm is one-tensor: it never follows a multi-tensor step such as weight_norm
-    value = owner.original()
-    for step in plist:
-        if isinstance(step, _SpectralNorm):
-            matrix = step._reshape_weight_to_matrix(value)
-            for vector, size in ((step._u, matrix.shape[0]), (step._v, matrix.shape[1])):
-                draw = torch.randn(size, generator=generator, dtype=vector.dtype, device=vector.device)
-                vector.copy_(torch.nn.functional.normalize(draw, dim=0, eps=step.eps))
-            step._power_method(matrix, 15)
-        value = step(value)
-
-
 def init_(
     module: nn.Module,
     scheme: SchemeRules = None,
@@ -477,8 +285,8 @@ def init_(
     root_seed = None if seed is None and rng == "native" else check_seed(seed)
     target_device = None if device is None else ADAPTER.device(device)
     rules = _Rules(scheme, nonlinearity, bias)
-    with _full_params(module):
-        report = _init_bare(_unwrap(module), rules, root_seed, generator, target_device, rng)
+    with full_params(module):
+        report = _init_bare(unwrap(module), rules, root_seed, generator, target_device, rng)
     return module, report
 
 
@@ -492,7 +300,7 @@ def _init_bare(
 ) -> InitReport:
     """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
     # Plan everything before touching the model, so a bad rule leaves it as it was.
-    owners, aliases = _owners(bare)
+    owners, aliases = list_owners(bare)
     names = [owner.name for owner in owners]
     for pattern in rules.patterns:
         tied = [(a.name, o.name) for a, o in aliases if fnmatch.fnmatchcase(a.name, pattern)]
@@ -502,12 +310,12 @@ def _init_bare(
                 f"is initialized under that name; write the rule for {tied[0][1]!r}"
             )
     rules.check_patterns(names)
-    planned: list[tuple[_Owner, list[_Piece]]] = []
+    planned: list[tuple[Owner, list[_Piece]]] = []
     for owner in owners:
         shape_of = torch.empty(owner.shape, device="meta")
         pieces = list(_pieces(rules, owner.module, owner.attr, shape_of, owner.name))
         if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
-            _check_invertible(owner)
+            check_invertible(owner)
         planned.append((owner, pieces))
     drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
 
@@ -517,7 +325,7 @@ def _init_bare(
             raise ValueError(
                 "the model is on the meta device; pass device= (e.g. 'cpu' or 'cuda') to materialize it"
             )
-        written = {tensor_id for owner in drawn for tensor_id in _written_ids(owner)}
+        written = {tensor_id for owner in drawn for tensor_id in written_ids(owner)}
         needed: list[Slot] = [slot for slot in slots if id(slot.get()) not in written]
         check_recoverable(bare, needed)
         materialize(bare, target_device, needed)
@@ -559,10 +367,10 @@ def _init_bare(
                     else _stream(root_seed, f"{owner.name}/power", staging.device)
                 )
                 if owner.hook is not None:
-                    _assign_hooked(owner, staging, vectors)
+                    assign_hooked(owner, staging, vectors)
                 else:
                     setattr(owner.module, owner.attr, staging)  # through right_inverse
-                    _refresh_power_iteration(owner, vectors)
+                    refresh_power_iteration(owner, vectors)
         records += [
             InitRecord.tie(alias.name, type(alias.module).__name__, alias.shape, owner.name)
             for alias, owner in aliases
