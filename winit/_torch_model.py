@@ -318,6 +318,7 @@ def _init_bare(
             check_invertible(owner)
         planned.append((owner, pieces))
     drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
+    is_drawn = {id(owner) for owner in drawn}
 
     slots = meta_slots(bare)
     if slots:
@@ -342,11 +343,13 @@ def _init_bare(
         for owner, pieces in planned:
             layer = type(owner.module).__name__
             staging: Tensor | None = None
-            if owner.parametrized and owner in drawn:
+            if owner.parametrized and id(owner) in is_drawn:
                 like = owner.original()
                 staging = torch.empty(owner.shape, dtype=like.dtype, device=like.device)
             stream: torch.Generator | None = generator
-            if root_seed is not None and rng == "native" and owner in drawn:  # one stream for all its blocks
+            if (
+                root_seed is not None and rng == "native" and id(owner) in is_drawn
+            ):  # one stream for all its blocks
                 where = owner.module._parameters[owner.attr] if staging is None else staging
                 stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
             for piece in pieces:
@@ -377,13 +380,9 @@ def _init_bare(
         ]
         drawn_modules = {id(owner.module) for owner in drawn}
         for sub in bare.modules():
-            affine = any(True for _ in sub.parameters(recurse=False))
-            if (
-                isinstance(sub, _NormBase)
-                and sub.track_running_stats
-                and (id(sub) in drawn_modules or not affine)
-            ):
-                sub.reset_running_stats()  # statistics of the old weights would be stale
+            reset = id(sub) in drawn_modules or not getattr(sub, "affine", True)  # a kept norm keeps them
+            if isinstance(sub, _NormBase) and sub.track_running_stats and reset:
+                sub.reset_running_stats()  # statistics gathered under the old weights
             padding = getattr(sub, "padding_idx", None)
             if (
                 isinstance(sub, (nn.Embedding, nn.EmbeddingBag))
