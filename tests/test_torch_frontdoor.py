@@ -844,7 +844,8 @@ def test_tied_weights_are_initialized_once_and_stay_tied(device: str) -> None:
         model = nn.Sequential(nn.Embedding(10, 6), nn.Linear(6, 10, bias=False))
     model[1].weight = model[0].weight
     _, report = wt.init_(model, device="cpu", seed=0)
-    assert [r.name for r in report] == ["0.weight"]
+    assert [r.name for r in report] == ["0.weight", "1.weight"]
+    assert report["1.weight"].tied_to == "0.weight" and "tied to 0.weight" in str(report)
     assert model[1].weight is model[0].weight  # to_empty alone would have split them
     assert model[0].weight.device.type == "cpu" and model[0].weight.std().item() > 0
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from winit._roles import KEEP
 from winit._schemes import Plan
 
 _HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
@@ -17,7 +19,10 @@ class InitRecord:
     """One initialized tensor: its qualified name, the layer it belongs to and the resolved plan's numbers.
 
     ``part`` names a block of a fused parameter initialized on its own (an RNN gate, a q/k/v block
-    of an attention projection); it is empty for a whole parameter.
+    of an attention projection); it is empty for a whole parameter. ``kept``: the rule was ``"keep"``
+    and the tensor holds what the model's constructor set; ``tied_to``: this name is an alias of a
+    parameter written under its first name ``tied_to`` (drawn once, not again). Both rows carry no
+    plan: fans 0, gain and std NaN.
     """
 
     name: str
@@ -30,6 +35,8 @@ class InitRecord:
     std: float
     layout: str = "torch"
     part: str = ""
+    kept: bool = False
+    tied_to: str = ""
 
     @classmethod
     def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "") -> InitRecord:
@@ -47,6 +54,18 @@ class InitRecord:
             part=part,
         )
 
+    @classmethod
+    def keep(cls, name: str, layer: str, shape: tuple[int, ...], part: str = "") -> InitRecord:
+        """The row for parameter ``name`` left as constructed (rule ``"keep"``)."""
+        nan = math.nan
+        return cls(name, layer, KEEP, shape, 0, 0, nan, nan, layout="", part=part, kept=True)
+
+    @classmethod
+    def tie(cls, name: str, layer: str, shape: tuple[int, ...], first: str) -> InitRecord:
+        """The row for ``name``, the same tensor as parameter ``first`` (initialized under that name)."""
+        nan = math.nan
+        return cls(name, layer, "tied", shape, 0, 0, nan, nan, layout="", tied_to=first)
+
     @property
     def key(self) -> str:
         """``name``, or ``name[part]`` for a block: the string :class:`InitReport` indexes by."""
@@ -55,6 +74,9 @@ class InitRecord:
     def cells(self) -> tuple[str, ...]:
         """The row as table cells, in the order of the report's columns."""
         shape = "×".join(str(d) for d in self.shape) or "scalar"
+        if self.kept or self.tied_to:  # no plan: the numbers would say nothing
+            scheme = f"tied to {self.tied_to}" if self.tied_to else self.scheme
+            return (self.key, self.layer, scheme, shape, "-", "-", "-", "-")
         return (
             self.key, self.layer, self.scheme, shape,
             str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",

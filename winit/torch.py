@@ -41,6 +41,7 @@ from winit._lsuv import LSUVReport, lsuv_
 from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Scheme
+from winit._torch_meta import deferred_init
 from winit._torch_model import _check_no_generator, init_
 from winit._validate import real
 from winit.backends._common import dtype_name
@@ -54,6 +55,7 @@ __all__ = [
     "LSUVReport",
     "calculate_gain",
     "constant_",
+    "deferred_init",
     "diagnose",
     "dirac_",
     "eye_",
