@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -89,3 +90,129 @@ def test_front_door_without_its_framework_names_the_extra(module: str, blocked: 
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("ImportError:"), done.stderr[-500:]
     assert f"pip install 'winit[{extra}]'" in done.stderr.strip().splitlines()[-1]
+
+
+# -- item 18: what torch.nn.init accepts, winit.torch accepts, with torch's result ----------------------
+def _torch() -> tuple[object, object]:
+    torch = pytest.importorskip("torch")
+    import winit.torch as wt
+
+    return torch, wt
+
+
+def _same(a: object, b: object) -> bool:
+    import torch
+
+    assert isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+    return a.dtype == b.dtype and torch.equal(a.view(-1).view(torch.uint8), b.view(-1).view(torch.uint8))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", "bool", "complex64", "float16"])
+@pytest.mark.parametrize("name", ["zeros_", "ones_", "constant_"])
+def test_fills_take_every_dtype_as_torch(name: str, dtype: str) -> None:
+    torch, wt = _torch()
+    args = (3,) if name == "constant_" else ()
+    ours = getattr(wt, name)(torch.empty(2, 5, dtype=getattr(torch, dtype)), *args)
+    theirs = getattr(torch.nn.init, name)(torch.empty(2, 5, dtype=getattr(torch, dtype)), *args)
+    assert _same(ours, theirs)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), True, "0-d"])
+def test_constant_takes_non_finite_values_and_0d_tensors(value: object) -> None:
+    torch, wt = _torch()
+    val = torch.tensor(-2.5) if value == "0-d" else value
+    assert _same(wt.constant_(torch.empty(3, 4), val), torch.nn.init.constant_(torch.empty(3, 4), val))
+
+
+def test_constant_refusals_are_value_type_and_runtime_errors() -> None:
+    torch, wt = _torch()
+    with pytest.raises(RuntimeError):  # torch's own class, still caught ...
+        torch.nn.init.constant_(torch.empty(3), torch.tensor([1.0, 2.0]))
+    for error in (ValueError, TypeError, RuntimeError):  # ... and winit's ones too
+        with pytest.raises(error, match="0-dimension value tensor"):
+            wt.constant_(torch.empty(3), torch.tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name", ["xavier_uniform_", "xavier_normal_", "orthogonal_"])
+def test_gain_zero_is_torch_s_result(name: str) -> None:
+    torch, wt = _torch()
+    ours = getattr(wt, name)(torch.empty(4, 6), gain=0, generator=torch.Generator().manual_seed(1))
+    theirs = getattr(torch.nn.init, name)(
+        torch.empty(4, 6), gain=0, generator=torch.Generator().manual_seed(1)
+    )
+    assert _same(ours, theirs)
+    portable = getattr(wt, name)(torch.ones(4, 6), gain=0, rng="portable", seed=1)
+    assert torch.count_nonzero(portable) == 0
+
+
+@pytest.mark.parametrize(("a", "b"), [(-math.inf, math.inf), (-math.inf, 0.5), (-0.5, math.inf)])
+def test_trunc_normal_with_infinite_bounds_is_torch_s(a: float, b: float) -> None:
+    torch, wt = _torch()
+    ours = wt.trunc_normal_(torch.empty(50, 40), 0.1, 2.0, a, b, generator=torch.Generator().manual_seed(3))
+    theirs = torch.nn.init.trunc_normal_(
+        torch.empty(50, 40), 0.1, 2.0, a, b, generator=torch.Generator().manual_seed(3)
+    )
+    assert _same(ours, theirs)
+    if a == -math.inf and b == math.inf:
+        normal = torch.empty(50, 40).normal_(0.1, 2.0, generator=torch.Generator().manual_seed(3))
+        assert _same(ours, normal)
+        portable = wt.trunc_normal_(torch.empty(50, 40), 0.1, 2.0, a, b, rng="portable", seed=3)
+        expected = winit.init(
+            "random_normal", (50, 40), backend="torch", mean=0.1, stddev=2.0, rng="portable", seed=3
+        )
+        assert _same(portable, expected)
+
+
+def test_sparse_above_one_zeroes_every_row_as_torch() -> None:
+    torch, wt = _torch()
+    torch.manual_seed(0)
+    theirs = torch.nn.init.sparse_(torch.empty(5, 4), 1.5)
+    torch.manual_seed(0)
+    ours = wt.sparse_(torch.empty(5, 4), 1.5)
+    assert _same(ours, theirs) and torch.count_nonzero(ours) == 0
+    with pytest.raises(ValueError, match="sparsity"):
+        wt.sparse_(torch.empty(5, 4), -0.5)
+
+
+DEPRECATED = [
+    "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+    "kaiming_normal", "orthogonal", "sparse",
+]  # fmt: skip
+
+
+def test_deprecated_aliases_are_torch_s_list() -> None:
+    torch, wt = _torch()
+    torch_aliases = [n for n in torch.nn.init.__all__ if not n.endswith("_") and n != "calculate_gain"]
+    assert torch_aliases == DEPRECATED
+    assert all(hasattr(wt, name) and name in wt.__all__ for name in DEPRECATED)
+
+
+@pytest.mark.parametrize("name", DEPRECATED)
+def test_deprecated_alias_warns_as_torch_and_gives_its_values(name: str) -> None:
+    torch, wt = _torch()
+    args = {"constant": (0.5,), "sparse": (0.3,)}.get(name, ())
+    shape = (4, 4, 3) if name == "dirac" else (4, 4)
+    results = []
+    for module in (wt, torch.nn.init):
+        torch.manual_seed(7)
+        with pytest.warns(
+            FutureWarning, match=rf"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`"
+        ):
+            results.append(getattr(module, name)(torch.empty(shape), *args))
+    assert _same(*results)
+
+
+@pytest.mark.parametrize("param", [True, "x", 1j])
+def test_calculate_gain_bad_slope_is_both_value_and_type_error(param: object) -> None:
+    torch, wt = _torch()
+    with pytest.raises(ValueError):
+        torch.nn.init.calculate_gain("leaky_relu", param)
+    for error in (ValueError, TypeError):
+        with pytest.raises(error, match="negative slope"):
+            wt.calculate_gain("leaky_relu", param)
+
+
+def test_calculate_gain_ignores_param_where_torch_does() -> None:
+    torch, wt = _torch()
+    for name in ("relu", "tanh", "linear", "selu"):
+        assert wt.calculate_gain(name, "x") == torch.nn.init.calculate_gain(name, "x")

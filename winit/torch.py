@@ -20,7 +20,12 @@ Where winit differs from ``torch.nn.init`` (on purpose):
 * 0-D and 1-D tensors have fans ``(1, 1)`` and ``(n, n)`` (Keras' convention) instead of an error;
 * ``sparse_`` draws its zero pattern from ``generator`` when one is given (torch ignores it and
   uses the global RNG; with ``generator=None`` winit does the same as torch, bit for bit);
-* ``trunc_normal_`` needs finite ``a < b`` and ``std > 0``;
+* ``trunc_normal_`` needs ``a < b`` and ``std > 0`` (an infinite bound is torch's own sampler; with
+  ``rng="portable"`` only ``a=-inf, b=inf``, the normal law); ``sparse_`` needs ``sparsity >= 0``;
+* ``zeros_``/``ones_``/``constant_`` are torch's fills (any dtype, NaN/±inf, a 0-D tensor), ``gain=0``
+  is torch's call, and the deprecated aliases (``uniform``, ``normal``, ...) warn as torch's do;
+  where torch raises ValueError or RuntimeError and winit would raise TypeError, the error
+  (:class:`InitArgumentError`) is both;
 * every function honours ``__torch_function__``, like torch's ``uniform_``/``normal_``/``constant_``/
   ``kaiming_uniform_`` do, and is a shape-checking no-op on meta tensors.
 """
@@ -28,12 +33,13 @@ Where winit differs from ``torch.nn.init`` (on purpose):
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 try:
     import torch
@@ -59,13 +65,17 @@ from winit.backends.torch import ADAPTER
 from winit.diagnose import diagnose_torch as diagnose
 
 __all__ = [
+    "InitArgumentError",
     "InitRecord",
     "InitReport",
     "LSUVReport",
     "calculate_gain",
+    "constant",
     "constant_",
     "diagnose",
+    "dirac",
     "dirac_",
+    "eye",
     "eye_",
     "glorot_normal_",
     "glorot_uniform_",
@@ -73,19 +83,27 @@ __all__ = [
     "he_uniform_",
     "init",
     "init_",
+    "kaiming_normal",
     "kaiming_normal_",
+    "kaiming_uniform",
     "kaiming_uniform_",
     "lecun_normal_",
     "lecun_uniform_",
     "lsuv_",
+    "normal",
     "normal_",
     "ones_",
+    "orthogonal",
     "orthogonal_",
+    "sparse",
     "sparse_",
     "trunc_normal_",
+    "uniform",
     "uniform_",
     "variance_scaling_",
+    "xavier_normal",
     "xavier_normal_",
+    "xavier_uniform",
     "xavier_uniform_",
     "zeros_",
 ]
@@ -93,8 +111,28 @@ __all__ = [
 SchemeLike: TypeAlias = "str | Scheme"
 SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | str, SchemeLike] | None"
 
-#: torch's gain table, same signature as torch.nn.init.calculate_gain.
-calculate_gain = _calculate_gain
+
+class InitArgumentError(ValueError, TypeError):
+    """A bad argument where torch.nn.init raises ValueError and winit's contract says TypeError: both catch it."""
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """torch's gain table: linear/conv*/sigmoid 1, tanh 5/3, relu √2, leaky_relu √(2/(1+param²)), selu 3/4.
+
+    As in torch, ``param`` is read only for leaky_relu; a bad one raises :class:`InitArgumentError`.
+    """
+    try:
+        return _calculate_gain(nonlinearity, param if nonlinearity == "leaky_relu" else None)
+    except TypeError as error:
+        raise InitArgumentError(str(error)) from error
+
+
+class _TorchRefusalError(InitArgumentError, RuntimeError):
+    """torch's own RuntimeError for an argument it refuses, catchable as winit's ValueError/TypeError too."""
+
+
+def _torch_error(error: RuntimeError) -> InitArgumentError:
+    return _TorchRefusalError(" ".join(str(error).split()))
 
 
 _DRAW_DEFAULTS: dict[str, object] = {"rng": "native", "seed": None, "stream": None}
@@ -166,6 +204,21 @@ def _apply(
     return tensor
 
 
+def _zero_gain(gain: object) -> bool:
+    return not isinstance(gain, bool) and isinstance(gain, (int, float)) and gain == 0
+
+
+def _gain_zero(
+    function: Callable[..., Tensor], tensor: Tensor, generator: torch.Generator | None, portable: _Portable
+) -> Tensor:
+    """gain=0, which torch accepts: torch's own call (its -0.0s and generator use); portable: zeros."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    if portable is not None:
+        return _apply(tensor, get("zeros"), None)
+    return function(tensor, gain=0, generator=generator)
+
+
 # -- torch.nn.init, one function per name ------------------------------------------------------------
 def uniform_(
     tensor: Tensor,
@@ -223,6 +276,8 @@ def trunc_normal_(
         )  # fmt: skip
     portable = _draw(rng, seed, stream, generator)
     mean, std = real("mean", mean), real("std", std, positive=True)
+    if isinstance(a, float) and isinstance(b, float) and (math.isinf(a) or math.isinf(b)):
+        return _unbounded_trunc_normal(tensor, mean, std, a, b, generator, portable)
     a, b = real("a", a), real("b", b)
     if not a < b:
         raise ValueError(f"trunc_normal_ needs a < b (absolute bounds), got a={a}, b={b}")
@@ -235,25 +290,62 @@ def trunc_normal_(
     return _apply(tensor, spec, generator, portable=portable)
 
 
+def _unbounded_trunc_normal(
+    tensor: Tensor, mean: float, std: float, a: float, b: float,
+    generator: torch.Generator | None, portable: _Portable,
+) -> Tensor:  # fmt: skip
+    """trunc_normal_ with an infinite bound: torch's own sampler, so the same values (a=-inf, b=inf: normal_'s)."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    if math.isnan(a) or math.isnan(b):
+        raise ValueError(f"trunc_normal_ needs bounds that are not NaN, got a={a}, b={b}")
+    if portable is not None:
+        if not (a == -math.inf and b == math.inf):
+            raise ValueError(f"rng='portable' needs finite a < b, or a=-inf and b=inf; got a={a}, b={b}")
+        return _apply(tensor, get("random_normal").with_(mean=mean, stddev=std), generator, portable=portable)
+    try:
+        result: Tensor = nn.init.trunc_normal_(tensor, mean, std, a, b, generator=generator)
+    except (
+        RuntimeError
+    ) as error:  # a one-sided window of mass <= 0.3: torch samples U(a, b), which it refuses
+        raise _torch_error(error) from error
+    return result
+
+
+def _fill(tensor: Tensor, value: object) -> Tensor:
+    """``tensor.fill_(value)`` under no_grad, as torch.nn.init does: any dtype, a number or a 0-D tensor."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    try:
+        with torch.no_grad():
+            filled: Tensor = tensor.fill_(value)  # type: ignore[call-overload]  # torch checks the value
+    except RuntimeError as error:  # a 1-D value, a complex value for a real tensor, an int out of range
+        raise _torch_error(error) from error
+    return filled
+
+
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    """Fill ``tensor`` with ``val`` (scheme ``constant``)."""
+    """Fill ``tensor`` (any dtype) with ``val``, a number (NaN and ±inf too) or a 0-D tensor, as torch does."""
     if has_torch_function_variadic(tensor):
         return _dispatch(constant_, tensor, val=val)
-    return _apply(tensor, get("constant").with_(value=val), None)
+    return _fill(tensor, val)
 
 
 def ones_(tensor: Tensor) -> Tensor:
-    """Fill ``tensor`` with 1 (scheme ``ones``)."""
+    """Fill ``tensor`` (any dtype) with 1."""
     if has_torch_function_variadic(tensor):
         return _dispatch(ones_, tensor)
-    return _apply(tensor, get("ones"), None)
+    return _fill(tensor, 1.0)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
-    """Fill ``tensor`` with 0 (scheme ``zeros``)."""
+    """Fill ``tensor`` (any dtype) with 0."""
     if has_torch_function_variadic(tensor):
         return _dispatch(zeros_, tensor)
-    return _apply(tensor, get("zeros"), None)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    with torch.no_grad():
+        return tensor.zero_()
 
 
 def eye_(tensor: Tensor) -> Tensor:
@@ -285,6 +377,8 @@ def xavier_uniform_(
             xavier_uniform_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
         )
     portable = _draw(rng, seed, stream, generator)
+    if _zero_gain(gain):
+        return _gain_zero(nn.init.xavier_uniform_, tensor, generator, portable)
     return _apply(tensor, get("glorot_uniform").with_(gain=gain), generator, portable=portable)
 
 
@@ -303,6 +397,8 @@ def xavier_normal_(
             xavier_normal_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
         )
     portable = _draw(rng, seed, stream, generator)
+    if _zero_gain(gain):
+        return _gain_zero(nn.init.xavier_normal_, tensor, generator, portable)
     return _apply(tensor, get("glorot_normal").with_(gain=gain), generator, portable=portable)
 
 
@@ -365,6 +461,8 @@ def orthogonal_(
             orthogonal_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
         )
     portable = _draw(rng, seed, stream, generator)
+    if _zero_gain(gain):
+        return _gain_zero(nn.init.orthogonal_, tensor, generator, portable)
     return _apply(tensor, get("orthogonal").with_(gain=gain), generator, portable=portable)
 
 
@@ -399,13 +497,13 @@ def sparse_(
     if tensor.ndim != 2:
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {tuple(tensor.shape)}")
     fraction = real("sparsity", sparsity)
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"sparsity is the fraction of zeros per column, in [0, 1]; got {sparsity!r}")
+    if fraction < 0.0:  # above 1 every row is zeroed, as in torch
+        raise ValueError(f"sparsity is the fraction of zeros per column, >= 0; got {sparsity!r}")
     _apply(tensor, get("random_normal").with_(mean=0.0, stddev=std), generator, portable=portable)
     if tensor.is_meta or tensor.numel() == 0:
         return tensor
     rows, cols = tensor.shape
-    num_zeros = math.ceil(fraction * rows)
+    num_zeros = min(math.ceil(fraction * rows), rows)
     with torch.no_grad():
         if portable is not None:
             root, name = portable
@@ -489,6 +587,39 @@ glorot_uniform_ = xavier_uniform_
 glorot_normal_ = xavier_normal_
 he_uniform_ = kaiming_uniform_
 he_normal_ = kaiming_normal_
+
+
+def _deprecated(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """torch.nn.init's old name for ``function`` (without the trailing _), with torch's FutureWarning."""
+    new_name = function.__name__
+    old_name = new_name[:-1]
+
+    @functools.wraps(function)
+    def deprecated_init(*args: Any, **kwargs: Any) -> Tensor:
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return function(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    deprecated_init.__doc__ = f"Deprecated alias of :func:`{new_name}` (as in torch.nn.init)."
+    return deprecated_init
+
+
+# torch.nn.init still exports these (torch 2.13); a global monkeypatch must not lose them.
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
 
 
 def init(
