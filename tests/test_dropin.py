@@ -216,3 +216,44 @@ def test_calculate_gain_ignores_param_where_torch_does() -> None:
     torch, wt = _torch()
     for name in ("relu", "tanh", "linear", "selu"):
         assert wt.calculate_gain(name, "x") == torch.nn.init.calculate_gain(name, "x")
+
+
+# -- issue 15: one decorator hands every per-tensor function to __torch_function__ ----------------------
+DISPATCHED = [
+    ("uniform_", ()), ("normal_", ()), ("trunc_normal_", ()), ("constant_", (0.5,)), ("ones_", ()),
+    ("zeros_", ()), ("eye_", ()), ("dirac_", ()), ("xavier_uniform_", ()), ("xavier_normal_", ()),
+    ("kaiming_uniform_", ()), ("kaiming_normal_", ()), ("orthogonal_", ()), ("sparse_", (0.5,)),
+    ("lecun_uniform_", ()), ("lecun_normal_", ()), ("variance_scaling_", ()), ("init", ("he_normal",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "args"), DISPATCHED, ids=[name for name, _ in DISPATCHED])
+def test_every_per_tensor_function_reaches_torch_function_with_keywords(
+    name: str, args: tuple[object, ...]
+) -> None:
+    torch, wt = _torch()
+    import inspect
+
+    from torch.overrides import TorchFunctionMode
+
+    seen: list[tuple[object, dict[str, object]]] = []
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(
+            self, func: object, types: object, args: object = (), kwargs: object = None
+        ) -> object:
+            seen.append((func, dict(kwargs or {})))  # type: ignore[call-overload]
+            return func(*args, **(kwargs or {}))  # type: ignore[operator, misc]
+
+    function = getattr(wt, name)
+    shape = (4, 4, 3) if name == "dirac_" else (4, 4)
+    with Record():
+        out = function(torch.empty(shape), *args, **({"gain": 2.0} if name == "init" else {}))
+    assert out.shape == shape
+    mine = [kwargs for func, kwargs in seen if func is function]
+    assert len(mine) == 1
+    expected = {
+        p for p, spec in inspect.signature(function).parameters.items()
+        if p not in ("rng", "seed", "stream") and spec.kind is not spec.VAR_KEYWORD
+    } | ({"gain"} if name == "init" else set())  # fmt: skip
+    assert set(mine[0]) == expected

@@ -35,11 +35,12 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar, cast
 
 try:
     import torch
@@ -149,6 +150,33 @@ def _dispatch(func: Callable[..., Tensor], tensor: Tensor, **kwargs: object) -> 
     return result
 
 
+_F = TypeVar("_F", bound=Callable[..., Tensor])
+
+
+def _honours_torch_function(function: _F) -> _F:
+    """``function``, handing its call to ``tensor``'s ``__torch_function__`` when it has one (signature kept).
+
+    The handler gets every argument by keyword, as torch.nn.init's functions pass them.
+    """
+    signature = inspect.signature(function)
+    var_keyword = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
+
+    @functools.wraps(function)
+    def dispatching(*args: Any, **kwargs: Any) -> Tensor:
+        tensor: Any = args[0] if args else kwargs.get("tensor")
+        if not has_torch_function_variadic(tensor):
+            return function(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        for name in var_keyword:  # init's **params go along as keywords of their own
+            arguments.update(arguments.pop(name))
+        del arguments["tensor"]
+        return _dispatch(dispatching, tensor, **arguments)
+
+    return cast("_F", dispatching)
+
+
 #: A portable draw's (int seed, stream), checked; None for torch's native draw.
 _Portable: TypeAlias = "tuple[int, int | str | None] | None"
 
@@ -220,6 +248,7 @@ def _gain_zero(
 
 
 # -- torch.nn.init, one function per name ------------------------------------------------------------
+@_honours_torch_function
 def uniform_(
     tensor: Tensor,
     a: float = 0.0,
@@ -231,12 +260,11 @@ def uniform_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from U[a, b) (scheme ``random_uniform`` with minval=a, maxval=b)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(uniform_, tensor, a=a, b=b, generator=generator, rng=rng, seed=seed, stream=stream)
     portable = _draw(rng, seed, stream, generator)
     return _apply(tensor, get("random_uniform").with_(minval=a, maxval=b), generator, portable=portable)
 
 
+@_honours_torch_function
 def normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -248,14 +276,11 @@ def normal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from N(mean, std²) (scheme ``random_normal``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            normal_, tensor, mean=mean, std=std, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     return _apply(tensor, get("random_normal").with_(mean=mean, stddev=std), generator, portable=portable)
 
 
+@_honours_torch_function
 def trunc_normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -269,11 +294,6 @@ def trunc_normal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from N(mean, std²) conditioned on the absolute interval a ≤ x ≤ b (std is the parent's)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
-            rng=rng, seed=seed, stream=stream,
-        )  # fmt: skip
     portable = _draw(rng, seed, stream, generator)
     mean, std = real("mean", mean), real("std", std, positive=True)
     if isinstance(a, float) and isinstance(b, float) and (math.isinf(a) or math.isinf(b)):
@@ -324,44 +344,40 @@ def _fill(tensor: Tensor, value: object) -> Tensor:
     return filled
 
 
+@_honours_torch_function
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` (any dtype) with ``val``, a number (NaN and ±inf too) or a 0-D tensor, as torch does."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(constant_, tensor, val=val)
     return _fill(tensor, val)
 
 
+@_honours_torch_function
 def ones_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` (any dtype) with 1."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(ones_, tensor)
     return _fill(tensor, 1.0)
 
 
+@_honours_torch_function
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` (any dtype) with 0."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(zeros_, tensor)
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     with torch.no_grad():
         return tensor.zero_()
 
 
+@_honours_torch_function
 def eye_(tensor: Tensor) -> Tensor:
     """Fill the 2-D ``tensor`` with I (ones on the main diagonal; scheme ``identity``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(eye_, tensor)
     return _apply(tensor, get("identity"), None)
 
 
+@_honours_torch_function
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill the 3-5-D ``tensor`` with 1 at the kernel centre where out % (out/groups) == in (scheme ``dirac``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(dirac_, tensor, groups=groups)
     return _apply(tensor, get("dirac").with_(groups=groups), None)
 
 
+@_honours_torch_function
 def xavier_uniform_(
     tensor: Tensor,
     gain: float = 1.0,
@@ -372,16 +388,13 @@ def xavier_uniform_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from U(−b, b), b = gain·√(6/(fan_in + fan_out)) (scheme ``glorot_uniform``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            xavier_uniform_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     if _zero_gain(gain):
         return _gain_zero(nn.init.xavier_uniform_, tensor, generator, portable)
     return _apply(tensor, get("glorot_uniform").with_(gain=gain), generator, portable=portable)
 
 
+@_honours_torch_function
 def xavier_normal_(
     tensor: Tensor,
     gain: float = 1.0,
@@ -392,16 +405,13 @@ def xavier_normal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from N(0, std²), std = gain·√(2/(fan_in + fan_out)), untruncated (scheme ``glorot_normal``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            xavier_normal_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     if _zero_gain(gain):
         return _gain_zero(nn.init.xavier_normal_, tensor, generator, portable)
     return _apply(tensor, get("glorot_normal").with_(gain=gain), generator, portable=portable)
 
 
+@_honours_torch_function
 def kaiming_uniform_(
     tensor: Tensor,
     a: float = 0,
@@ -414,16 +424,12 @@ def kaiming_uniform_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from U(−b, b), b = √3·calculate_gain(nonlinearity, a)/√fan(mode) (scheme ``he_uniform``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
-            generator=generator, rng=rng, seed=seed, stream=stream,
-        )  # fmt: skip
     portable = _draw(rng, seed, stream, generator)
     spec = get("he_uniform").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
     return _apply(tensor, spec, generator, portable=portable)
 
 
+@_honours_torch_function
 def kaiming_normal_(
     tensor: Tensor,
     a: float = 0,
@@ -436,16 +442,12 @@ def kaiming_normal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from N(0, std²), std = calculate_gain(nonlinearity, a)/√fan(mode) (``he_normal``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
-            generator=generator, rng=rng, seed=seed, stream=stream,
-        )  # fmt: skip
     portable = _draw(rng, seed, stream, generator)
     spec = get("he_normal").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
     return _apply(tensor, spec, generator, portable=portable)
 
 
+@_honours_torch_function
 def orthogonal_(
     tensor: Tensor,
     gain: float = 1,
@@ -456,16 +458,13 @@ def orthogonal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` (≥ 2-D, trailing axes flattened) with gain·Q, Q (semi-)orthogonal (scheme ``orthogonal``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            orthogonal_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     if _zero_gain(gain):
         return _gain_zero(nn.init.orthogonal_, tensor, generator, portable)
     return _apply(tensor, get("orthogonal").with_(gain=gain), generator, portable=portable)
 
 
+@_honours_torch_function
 def sparse_(
     tensor: Tensor,
     sparsity: float,
@@ -486,11 +485,6 @@ def sparse_(
     rows [rows, 2·rows) of the portable U[0, 1) draw of shape (2·rows, cols) for the same seed and
     stream (float64 for a float64 tensor, else float32): counters the values do not use.
     """
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            sparse_, tensor, sparsity=sparsity, std=std, generator=generator,
-            rng=rng, seed=seed, stream=stream,
-        )  # fmt: skip
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
     portable = _draw(rng, seed, stream, generator)
@@ -525,6 +519,7 @@ def sparse_(
 
 
 # -- schemes torch.nn.init lacks -----------------------------------------------------------------------
+@_honours_torch_function
 def lecun_uniform_(
     tensor: Tensor,
     gain: float = 1.0,
@@ -535,14 +530,11 @@ def lecun_uniform_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from U(−b, b), b = gain·√(3/fan_in) (scheme ``lecun_uniform``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            lecun_uniform_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     return _apply(tensor, get("lecun_uniform").with_(gain=gain), generator, portable=portable)
 
 
+@_honours_torch_function
 def lecun_normal_(
     tensor: Tensor,
     gain: float = 1.0,
@@ -553,14 +545,11 @@ def lecun_normal_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` from N(0, std²), std = gain·√(1/fan_in), untruncated (scheme ``lecun_normal``)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            lecun_normal_, tensor, gain=gain, generator=generator, rng=rng, seed=seed, stream=stream
-        )
     portable = _draw(rng, seed, stream, generator)
     return _apply(tensor, get("lecun_normal").with_(gain=gain), generator, portable=portable)
 
 
+@_honours_torch_function
 def variance_scaling_(
     tensor: Tensor,
     scale: float = 1.0,
@@ -573,11 +562,6 @@ def variance_scaling_(
     stream: int | str | None = None,
 ) -> Tensor:
     """Fill ``tensor`` with std = √(scale/fan(mode)); truncated_normal divides σ by 0.87962566103423978 (Keras/JAX)."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(
-            variance_scaling_, tensor, scale=scale, mode=mode, distribution=distribution,
-            generator=generator, rng=rng, seed=seed, stream=stream,
-        )  # fmt: skip
     portable = _draw(rng, seed, stream, generator)
     spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
     return _apply(tensor, spec, generator, portable=portable)
@@ -622,6 +606,7 @@ orthogonal = _deprecated(orthogonal_)
 sparse = _deprecated(sparse_)
 
 
+@_honours_torch_function
 def init(
     tensor: Tensor,
     scheme: SchemeLike,
@@ -631,8 +616,6 @@ def init(
     **params: object,
 ) -> Tensor:
     """Fill ``tensor`` from winit ``scheme`` (name or Scheme) with ``params`` changed; fans from ``layout``."""
-    if has_torch_function_variadic(tensor):
-        return _dispatch(init, tensor, scheme=scheme, generator=generator, layout=layout, **params)
     spec = get(scheme)
     if params:
         spec = spec.with_(**params)
