@@ -257,3 +257,13 @@ def test_every_per_tensor_function_reaches_torch_function_with_keywords(
         if p not in ("rng", "seed", "stream") and spec.kind is not spec.VAR_KEYWORD
     } | ({"gain"} if name == "init" else set())  # fmt: skip
     assert set(mine[0]) == expected
+
+
+@pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
+def test_kaiming_bad_slope_is_both_value_and_type_error(name: str) -> None:
+    torch, wt = _torch()
+    with pytest.raises(ValueError):
+        getattr(torch.nn.init, name)(torch.empty(3, 4), a=True)
+    for error in (ValueError, TypeError):
+        with pytest.raises(error, match="negative_slope"):
+            getattr(wt, name)(torch.empty(3, 4), a=True)

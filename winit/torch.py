@@ -247,6 +247,14 @@ def _gain_zero(
     return function(tensor, gain=0, generator=generator)
 
 
+def _kaiming(scheme: str, a: float, mode: str, nonlinearity: str) -> Scheme:
+    """he_uniform/he_normal for kaiming_*_; a bad ``a`` (torch: ValueError from calculate_gain) is both errors."""
+    try:
+        return get(scheme).with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+    except TypeError as error:
+        raise InitArgumentError(str(error)) from error
+
+
 # -- torch.nn.init, one function per name ------------------------------------------------------------
 @_honours_torch_function
 def uniform_(
@@ -425,7 +433,7 @@ def kaiming_uniform_(
 ) -> Tensor:
     """Fill ``tensor`` from U(−b, b), b = √3·calculate_gain(nonlinearity, a)/√fan(mode) (scheme ``he_uniform``)."""
     portable = _draw(rng, seed, stream, generator)
-    spec = get("he_uniform").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+    spec = _kaiming("he_uniform", a, mode, nonlinearity)
     return _apply(tensor, spec, generator, portable=portable)
 
 
@@ -443,7 +451,7 @@ def kaiming_normal_(
 ) -> Tensor:
     """Fill ``tensor`` from N(0, std²), std = calculate_gain(nonlinearity, a)/√fan(mode) (``he_normal``)."""
     portable = _draw(rng, seed, stream, generator)
-    spec = get("he_normal").with_(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+    spec = _kaiming("he_normal", a, mode, nonlinearity)
     return _apply(tensor, spec, generator, portable=portable)
 
 
