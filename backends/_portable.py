@@ -867,11 +867,8 @@ class _Engine:
             return work
 
         def on_one_thread(part: Any) -> None:
-            import torch
-
-            if torch.get_num_threads() != 1:
-                torch.set_num_threads(1)
-            work(part)
+            with _torch_on_this_thread():
+                work(part)
 
         return on_one_thread
 
@@ -961,19 +958,52 @@ def _device_scope(adapter: Any, device: Any) -> Any:
     return contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def _torch_on_this_thread() -> Iterator[None]:
-    """torch's intra-op threads set to 1 for the block (an OpenMP setting of the calling thread), then restored."""
+@functools.cache
+def _openmp() -> Any:
+    """The OpenMP runtime under torch's intra-op pool (ctypes), or None where it is not found.
+
+    ``torch.set_num_threads`` is process-wide (it also sets the count every thread's first torch op
+    copies, and the pthreadpool's size), so concurrent torch work elsewhere would change; OpenMP's
+    own ``omp_set_num_threads`` sets the calling thread's count alone, which is what a draw needs.
+    """
+    import ctypes
+    import ctypes.util
+
     import torch
 
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
+    torch.get_num_threads()  # loads torch's runtime and sets this thread's count first
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+    names = sorted(os.listdir(lib)) if os.path.isdir(lib) else []
+    candidates = [os.path.join(lib, n) for n in names if n.startswith(("libgomp", "libiomp", "libomp"))]
+    candidates.append("")  # symbols already loaded into the process (torch's runtime, globally)
+    for path in candidates:
+        try:
+            runtime = ctypes.CDLL(path or None)
+            if runtime.omp_get_max_threads() == torch.get_num_threads():
+                return runtime
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def _torch_on_this_thread() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the block, on the calling thread only (OpenMP's count), then restored.
+
+    Never ``torch.set_num_threads``: that changes every thread's count. Without an OpenMP runtime
+    the draw runs as torch schedules it: the values are the same, only slower on small chunks.
+    """
+    import torch
+
+    threads = torch.get_num_threads()  # torch's first op on a thread sets its count: do that first
+    runtime = _openmp() if threads > 1 else None
+    if runtime is not None:
+        runtime.omp_set_num_threads(1)
     try:
         yield
     finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
+        if runtime is not None:
+            runtime.omp_set_num_threads(threads)
 
 
 def draw_values(
