@@ -29,6 +29,22 @@ class KeyStream:
         return key
 
 
+def jax_key(seed: int) -> jax.Array:
+    """``jax.random.key(seed)`` as JAX builds it with 64-bit mode on: threefry data [seed >> 32, seed mod 2³²].
+
+    With x64 off JAX itself keeps only ``seed mod 2³²`` (``key(2**32 + 5)`` is ``key(5)``); winit
+    builds the key from both words, so every seed < 2³² still gives JAX's own key and larger ones
+    their own. A non-threefry default PRNG folds the high word in: ``fold_in(key(lo), hi)``.
+    """
+    if seed < 2**32 or jax.config.jax_enable_x64:  # type: ignore[attr-defined]
+        return jax.random.key(seed)
+    high, low = seed >> 32, seed & 0xFFFFFFFF
+    if jax.config.jax_default_prng_impl == "threefry2x32":  # type: ignore[attr-defined]
+        key: jax.Array = jax.random.wrap_key_data(jnp.array([high, low], dtype=jnp.uint32))
+        return key
+    return jax.random.fold_in(jax.random.key(low), high)
+
+
 class JaxAdapter:
     """Samples with ``jax.random.uniform/normal/truncated_normal``; traceable under ``jax.jit``."""
 
@@ -70,7 +86,7 @@ class JaxAdapter:
             if not is_typed_key and (key.shape != (2,) or key.dtype != jnp.uint32):
                 raise TypeError(f"a raw JAX key must be uint32[2], got {key.dtype}{list(key.shape)}")
             return KeyStream(key)
-        return KeyStream(jax.random.key(check_seed(seed)))
+        return KeyStream(jax_key(check_seed(seed)))
 
     def _put(self, array: jax.Array, device: Any) -> jax.Array:
         return array if device is None else jax.device_put(array, device)
