@@ -12,7 +12,11 @@ add, then a multiply, each correctly rounded on every backend and never contract
 (contraction fuses a multiply into a following add, not the reverse), so uniform draws are
 bit-identical everywhere. Normal and truncated normal: x = (k + c)·s uniform in
 (erf(lower/√2), erf(upper/√2)) (in (−1, 1) for an untruncated normal), z = √2·erfinv(x) by Giles'
-polynomials (GPU Computing Gems, 2011), clipped to [lower, upper], then (z + mean/σ)·σ. The erfinv
+polynomials (GPU Computing Gems, 2011), clipped to [lower, upper], then (z + mean/σ)·σ. A one-sided
+truncation window (lower ≥ 0 or upper ≤ 0) instead mirrors the window into the lower tail
+(−upper, −lower when lower ≥ 0), takes x uniform in (Φ(a), Φ(b)) there, where small probabilities keep
+their relative precision, and z = Φ⁻¹(x) by AS241 (:mod:`._tail`); σ and mean/σ are negated for a
+mirrored window, so (z − mean/σ)·(−σ) is the value. The erfinv
 step calls the backend's ``log`` and ``sqrt`` and XLA contracts its Horner steps into FMAs, so
 normals agree across backends to a few ulps (``NORMAL_ULPS``), not bit for bit; float16 and
 bfloat16 are rounded from those float32 values, so they agree unless a draw lies within a few
@@ -54,6 +58,7 @@ from winit._schemes import Plan
 
 from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
 from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
+from ._tail import QuantileConstants, check_window_fits, normal_quantile, tail_window
 
 RNGS: Final[tuple[str, ...]] = ("native", "portable")
 MAX_STREAM: Final = 2**64 - 1
@@ -232,6 +237,7 @@ class Recipe:
     float64: bool
     clip: bool
     shifted: bool
+    tail: bool = False  # x is Φ of a one-sided window mirrored into the lower tail; z = Φ⁻¹(x) (see _tail)
 
     @property
     def bits(self) -> int:
@@ -253,6 +259,18 @@ def recipe_for(law: Uniform | Normal | TruncatedNormal, float64: bool) -> tuple[
     if isinstance(law, Normal):
         # scale = 2^(1 - bits) and offset = 0.5 − 2^(bits − 1): x is exact, strictly inside (−1, 1)
         lower, upper, x_low, x_high = -math.inf, math.inf, -1.0, 1.0
+    elif law.lower >= 0 or law.upper <= 0:
+        # a one-sided window: uniform in Φ of the window mirrored into the lower tail, where small
+        # probabilities keep their relative precision; z = Φ⁻¹(x), negated back by the sign of σ
+        window = tail_window(law.lower, law.upper, "float64" if float64 else "float32", mirror=law.lower >= 0)
+        scale = (window.u_high - window.u_low) / 2.0**bits
+        shift, sigma = law.mean / law.sigma, law.sigma
+        if window.mirror:  # (−z + shift)·σ = (z − shift)·(−σ), negations exact
+            shift, sigma = -shift, -sigma
+        return (
+            Recipe(True, float64, True, shift != 0.0, tail=True),
+            (window.u_low / scale + 0.5, scale, window.lower, window.upper, shift, sigma),
+        )
     else:
         # a window reaching past the last few floats below 1 is cut there, where erfinv is finite
         # (float32: at 5.3σ, about where an untruncated float32 draw ends, 5.4σ)
@@ -319,6 +337,7 @@ class Constants:
             v if not isinstance(v, float) else const(v) for v in numbers_
         )
         self.one = const(1.0)
+        self.quantile: Any = QuantileConstants(const) if recipe.tail else None
         table = _GILES64 if recipe.float64 else _GILES32
         self.branches = [
             (const(limit), const(centre), [const(c * _SQRT2) for c in coefficients])
@@ -331,7 +350,12 @@ def values_from_integers(xp: Any, k: Any, recipe: Recipe, consts: Constants, mut
     x = xp.multiply(xp.add(k, consts.offset), consts.scale)
     if not recipe.gaussian:
         return x
-    z = _normal_quantile(xp, x, consts.one, consts.branches, mutable)
+    if recipe.tail:
+        return _from_standard(xp, normal_quantile(xp, x, consts.quantile), recipe, consts)
+    return _from_standard(xp, _normal_quantile(xp, x, consts.one, consts.branches, mutable), recipe, consts)
+
+
+def _from_standard(xp: Any, z: Any, recipe: Recipe, consts: Constants) -> Any:
     if recipe.clip:
         z = xp.clip(z, consts.lower, consts.upper)
     if recipe.shifted:
@@ -487,6 +511,10 @@ class InPlaceValues:
             xp.multiply(xp.reshape(x, out.shape), consts.scale, out=out)
             return
         xp.multiply(x, consts.scale, out=x)
+        if recipe.tail:  # rare laws: AS241's branches as whole-array temporaries
+            z = _from_standard(xp, normal_quantile(xp, x, consts.quantile), recipe, consts)
+            out[...] = xp.reshape(z, out.shape)
+            return
         w, t, p = (b[:size] for b in self.buffers[1:])
         xp.subtract(consts.one, x, out=w)
         xp.add(consts.one, x, out=t)
@@ -1023,6 +1051,8 @@ def draw_values(
         return adapter.full(block_shape, law.low, native, device)
     if isinstance(law, (Normal, TruncatedNormal)) and law.sigma == 0:
         return adapter.full(block_shape, law.mean, native, device)
+    if isinstance(law, TruncatedNormal):
+        check_window_fits(law.mean, law.sigma, law.lower, law.upper, dtype)
     work = "float64" if dtype == "float64" else "float32"
     recipe, numbers_ = recipe_for(law, work == "float64")
     xp = adapter.xp

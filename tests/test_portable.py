@@ -50,6 +50,9 @@ NORMAL_LAWS = [
     ("variance_scaling", {}),  # truncated at ±2σ, corrected σ
     ("random_normal", {"mean": 0.3, "stddev": 0.05}),
     ("truncated_normal", {"mean": -1.0, "stddev": 0.5, "lower": -2.0, "upper": 0.5}),
+    # one-sided windows far out: Φ⁻¹ in the lower tail (backends/_tail.py), upper windows mirrored
+    ("truncated_normal", {"mean": 0.0, "stddev": 1.0, "lower": 5.5, "upper": 6.0}),
+    ("truncated_normal", {"mean": 0.2, "stddev": 0.5, "lower": -9.0, "upper": -8.0}),
 ]
 
 
@@ -190,7 +193,10 @@ def test_normal_family_agrees_across_backends_within_stated_ulps(
     values = _draw(backend, scheme, (512, 384), **params)
     sigma = params.get("stddev", float(np.std(reference)))
     assert _ulps(values, reference, sigma) <= NORMAL_ULPS
-    assert np.mean(values != reference) < 0.5  # mostly identical: the differences are rounding, not drift
+    # mostly identical: the differences are rounding, not drift (AS241's tail rationals, with each
+    # backend's log, round differently more often than Giles' polynomial: a looser share there)
+    tail = params.get("lower", -1.0) >= 0 or params.get("upper", 1.0) <= 0
+    assert np.mean(values != reference) < (0.75 if tail else 0.5)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
