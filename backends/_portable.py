@@ -738,7 +738,8 @@ def _in_place_values(
     return values
 
 
-#: Draws of at least this many Philox counters run as compiled kernels of up to
+#: Draws from tensors of at least this many Philox counters (the whole tensor's, so that every
+#: shard takes its whole's path) run as compiled kernels of up to
 #: ``CALL_COUNTERS[framework]`` counters each (one fused loop instead of ~150 eager ops over
 #: memory): always on TensorFlow (XLA), on torch with ``WINIT_TORCH_COMPILE=1`` (torch.compile).
 #: Smaller ones run eagerly, where the compile (a second for XLA, several for torch.compile, once
@@ -836,9 +837,12 @@ def compiled_run_values(
     block_shape = tuple(b - a for a, b in block)
     if framework in _compile_unavailable or len(shape) == 0 or 0 in block_shape:
         return None
-    layout = _Runs.of(xp, kit, shape, block, recipe)
-    if layout.rows * layout.width < XLA_MIN_COUNTERS:
+    # Decided by the whole tensor's size, never the block's: eager ops and a compiled kernel round
+    # the normal's polynomial differently (XLA and Inductor contract it into FMAs), so a shard must
+    # take the path its whole takes to be exactly that block of it.
+    if -(-math.prod(shape) * recipe.words // 4) < XLA_MIN_COUNTERS:
         return None
+    layout = _Runs.of(xp, kit, shape, block, recipe)
     width = min(_XLA_SEGMENT, 1 << (layout.width - 1).bit_length())
     per_row = -(-layout.width // width)
     total = layout.rows * per_row
