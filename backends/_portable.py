@@ -12,7 +12,11 @@ add, then a multiply, each correctly rounded on every backend and never contract
 (contraction fuses a multiply into a following add, not the reverse), so uniform draws are
 bit-identical everywhere. Normal and truncated normal: x = (k + c)·s uniform in
 (erf(lower/√2), erf(upper/√2)) (in (−1, 1) for an untruncated normal), z = √2·erfinv(x) by Giles'
-polynomials (GPU Computing Gems, 2011), clipped to [lower, upper], then (z + mean/σ)·σ. The erfinv
+polynomials (GPU Computing Gems, 2011), clipped to [lower, upper], then (z + mean/σ)·σ. A one-sided
+truncation window (lower ≥ 0 or upper ≤ 0) instead mirrors the window into the lower tail
+(−upper, −lower when lower ≥ 0), takes x uniform in (Φ(a), Φ(b)) there, where small probabilities keep
+their relative precision, and z = Φ⁻¹(x) by AS241 (:mod:`._tail`); σ and mean/σ are negated for a
+mirrored window, so (z − mean/σ)·(−σ) is the value. The erfinv
 step calls the backend's ``log`` and ``sqrt`` and XLA contracts its Horner steps into FMAs, so
 normals agree across backends to a few ulps (``NORMAL_ULPS``), not bit for bit; float16 and
 bfloat16 are rounded from those float32 values, so they agree unless a draw lies within a few
@@ -54,6 +58,7 @@ from winit._schemes import Plan
 
 from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
 from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
+from ._tail import QuantileConstants, check_window_fits, normal_quantile, tail_window
 
 RNGS: Final[tuple[str, ...]] = ("native", "portable")
 MAX_STREAM: Final = 2**64 - 1
@@ -232,6 +237,7 @@ class Recipe:
     float64: bool
     clip: bool
     shifted: bool
+    tail: bool = False  # x is Φ of a one-sided window mirrored into the lower tail; z = Φ⁻¹(x) (see _tail)
 
     @property
     def bits(self) -> int:
@@ -253,6 +259,18 @@ def recipe_for(law: Uniform | Normal | TruncatedNormal, float64: bool) -> tuple[
     if isinstance(law, Normal):
         # scale = 2^(1 - bits) and offset = 0.5 − 2^(bits − 1): x is exact, strictly inside (−1, 1)
         lower, upper, x_low, x_high = -math.inf, math.inf, -1.0, 1.0
+    elif law.lower >= 0 or law.upper <= 0:
+        # a one-sided window: uniform in Φ of the window mirrored into the lower tail, where small
+        # probabilities keep their relative precision; z = Φ⁻¹(x), negated back by the sign of σ
+        window = tail_window(law.lower, law.upper, "float64" if float64 else "float32", mirror=law.lower >= 0)
+        scale = (window.u_high - window.u_low) / 2.0**bits
+        shift, sigma = law.mean / law.sigma, law.sigma
+        if window.mirror:  # (−z + shift)·σ = (z − shift)·(−σ), negations exact
+            shift, sigma = -shift, -sigma
+        return (
+            Recipe(True, float64, True, shift != 0.0, tail=True),
+            (window.u_low / scale + 0.5, scale, window.lower, window.upper, shift, sigma),
+        )
     else:
         # a window reaching past the last few floats below 1 is cut there, where erfinv is finite
         # (float32: at 5.3σ, about where an untruncated float32 draw ends, 5.4σ)
@@ -319,6 +337,7 @@ class Constants:
             v if not isinstance(v, float) else const(v) for v in numbers_
         )
         self.one = const(1.0)
+        self.quantile: Any = QuantileConstants(const) if recipe.tail else None
         table = _GILES64 if recipe.float64 else _GILES32
         self.branches = [
             (const(limit), const(centre), [const(c * _SQRT2) for c in coefficients])
@@ -331,7 +350,12 @@ def values_from_integers(xp: Any, k: Any, recipe: Recipe, consts: Constants, mut
     x = xp.multiply(xp.add(k, consts.offset), consts.scale)
     if not recipe.gaussian:
         return x
-    z = _normal_quantile(xp, x, consts.one, consts.branches, mutable)
+    if recipe.tail:
+        return _from_standard(xp, normal_quantile(xp, x, consts.quantile), recipe, consts)
+    return _from_standard(xp, _normal_quantile(xp, x, consts.one, consts.branches, mutable), recipe, consts)
+
+
+def _from_standard(xp: Any, z: Any, recipe: Recipe, consts: Constants) -> Any:
     if recipe.clip:
         z = xp.clip(z, consts.lower, consts.upper)
     if recipe.shifted:
@@ -487,6 +511,10 @@ class InPlaceValues:
             xp.multiply(xp.reshape(x, out.shape), consts.scale, out=out)
             return
         xp.multiply(x, consts.scale, out=x)
+        if recipe.tail:  # rare laws: AS241's branches as whole-array temporaries
+            z = _from_standard(xp, normal_quantile(xp, x, consts.quantile), recipe, consts)
+            out[...] = xp.reshape(z, out.shape)
+            return
         w, t, p = (b[:size] for b in self.buffers[1:])
         xp.subtract(consts.one, x, out=w)
         xp.add(consts.one, x, out=t)
@@ -710,7 +738,8 @@ def _in_place_values(
     return values
 
 
-#: Draws of at least this many Philox counters run as compiled kernels of up to
+#: Draws from tensors of at least this many Philox counters (the whole tensor's, so that every
+#: shard takes its whole's path) run as compiled kernels of up to
 #: ``CALL_COUNTERS[framework]`` counters each (one fused loop instead of ~150 eager ops over
 #: memory): always on TensorFlow (XLA), on torch with ``WINIT_TORCH_COMPILE=1`` (torch.compile).
 #: Smaller ones run eagerly, where the compile (a second for XLA, several for torch.compile, once
@@ -808,9 +837,12 @@ def compiled_run_values(
     block_shape = tuple(b - a for a, b in block)
     if framework in _compile_unavailable or len(shape) == 0 or 0 in block_shape:
         return None
-    layout = _Runs.of(xp, kit, shape, block, recipe)
-    if layout.rows * layout.width < XLA_MIN_COUNTERS:
+    # Decided by the whole tensor's size, never the block's: eager ops and a compiled kernel round
+    # the normal's polynomial differently (XLA and Inductor contract it into FMAs), so a shard must
+    # take the path its whole takes to be exactly that block of it.
+    if -(-math.prod(shape) * recipe.words // 4) < XLA_MIN_COUNTERS:
         return None
+    layout = _Runs.of(xp, kit, shape, block, recipe)
     width = min(_XLA_SEGMENT, 1 << (layout.width - 1).bit_length())
     per_row = -(-layout.width // width)
     total = layout.rows * per_row
@@ -867,11 +899,8 @@ class _Engine:
             return work
 
         def on_one_thread(part: Any) -> None:
-            import torch
-
-            if torch.get_num_threads() != 1:
-                torch.set_num_threads(1)
-            work(part)
+            with _torch_on_this_thread():
+                work(part)
 
         return on_one_thread
 
@@ -961,19 +990,52 @@ def _device_scope(adapter: Any, device: Any) -> Any:
     return contextlib.nullcontext()
 
 
-@contextlib.contextmanager
-def _torch_on_this_thread() -> Iterator[None]:
-    """torch's intra-op threads set to 1 for the block (an OpenMP setting of the calling thread), then restored."""
+@functools.cache
+def _openmp() -> Any:
+    """The OpenMP runtime under torch's intra-op pool (ctypes), or None where it is not found.
+
+    ``torch.set_num_threads`` is process-wide (it also sets the count every thread's first torch op
+    copies, and the pthreadpool's size), so concurrent torch work elsewhere would change; OpenMP's
+    own ``omp_set_num_threads`` sets the calling thread's count alone, which is what a draw needs.
+    """
+    import ctypes
+    import ctypes.util
+
     import torch
 
-    threads = torch.get_num_threads()
-    if threads > 1:
-        torch.set_num_threads(1)
+    torch.get_num_threads()  # loads torch's runtime and sets this thread's count first
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+    names = sorted(os.listdir(lib)) if os.path.isdir(lib) else []
+    candidates = [os.path.join(lib, n) for n in names if n.startswith(("libgomp", "libiomp", "libomp"))]
+    candidates.append("")  # symbols already loaded into the process (torch's runtime, globally)
+    for path in candidates:
+        try:
+            runtime = ctypes.CDLL(path or None)
+            if runtime.omp_get_max_threads() == torch.get_num_threads():
+                return runtime
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def _torch_on_this_thread() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the block, on the calling thread only (OpenMP's count), then restored.
+
+    Never ``torch.set_num_threads``: that changes every thread's count. Without an OpenMP runtime
+    the draw runs as torch schedules it: the values are the same, only slower on small chunks.
+    """
+    import torch
+
+    threads = torch.get_num_threads()  # torch's first op on a thread sets its count: do that first
+    runtime = _openmp() if threads > 1 else None
+    if runtime is not None:
+        runtime.omp_set_num_threads(1)
     try:
         yield
     finally:
-        if threads > 1:
-            torch.set_num_threads(threads)
+        if runtime is not None:
+            runtime.omp_set_num_threads(threads)
 
 
 def draw_values(
@@ -993,6 +1055,8 @@ def draw_values(
         return adapter.full(block_shape, law.low, native, device)
     if isinstance(law, (Normal, TruncatedNormal)) and law.sigma == 0:
         return adapter.full(block_shape, law.mean, native, device)
+    if isinstance(law, TruncatedNormal):
+        check_window_fits(law.mean, law.sigma, law.lower, law.upper, dtype)
     work = "float64" if dtype == "float64" else "float32"
     recipe, numbers_ = recipe_for(law, work == "float64")
     xp = adapter.xp

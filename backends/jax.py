@@ -14,6 +14,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from winit._laws import Law, Normal, TruncatedNormal, Uniform, truncated_normal_moments
 
 from ._common import check_seed
+from ._tail import (
+    QuantileConstants,
+    check_window_fits,
+    jax_sampler_is_exact_enough,
+    tail_window,
+    truncated_from_uniform,
+)
 
 
 class KeyStream:
@@ -27,6 +34,45 @@ class KeyStream:
         key = self.key if self.count == 0 else jax.random.fold_in(self.key, self.count)
         self.count += 1
         return key
+
+
+def jax_key(seed: int) -> jax.Array:
+    """``jax.random.key(seed)`` as JAX builds it with 64-bit mode on: threefry data [seed >> 32, seed mod 2³²].
+
+    With x64 off JAX itself keeps only ``seed mod 2³²`` (``key(2**32 + 5)`` is ``key(5)``); winit
+    builds the key from both words, so every seed < 2³² still gives JAX's own key and larger ones
+    their own. A non-threefry default PRNG folds the high word in: ``fold_in(key(lo), hi)``.
+    """
+    if seed < 2**32 or jax.config.jax_enable_x64:  # type: ignore[attr-defined]
+        return jax.random.key(seed)
+    high, low = seed >> 32, seed & 0xFFFFFFFF
+    if jax.config.jax_default_prng_impl == "threefry2x32":  # type: ignore[attr-defined]
+        key: jax.Array = jax.random.wrap_key_data(jnp.array([high, low], dtype=jnp.uint32))
+        return key
+    return jax.random.fold_in(jax.random.key(low), high)
+
+
+def _truncated_standard(
+    key: jax.Array, law: TruncatedNormal, shape: tuple[int, ...], dtype: Any
+) -> jax.Array:
+    """T(lower, upper) in ``dtype``: JAX's own sampler (its bits) where it resolves the window, else winit's tail one.
+
+    See :func:`winit.backends._tail.jax_sampler_is_exact_enough` for the criterion; half-precision
+    dtypes are judged as float32 (their rounding is the dtype policy's business).
+    """
+    work = "float64" if jnp.dtype(dtype) == jnp.float64 else "float32"
+    check_window_fits(law.mean, law.sigma, law.lower, law.upper, jnp.dtype(dtype).name)
+    if jax_sampler_is_exact_enough(law.lower, law.upper, work):
+        sample: jax.Array = jax.random.truncated_normal(key, law.lower, law.upper, shape, dtype)
+        return sample
+    window = tail_window(law.lower, law.upper, work)
+
+    def const(value: float) -> jax.Array:
+        return jnp.asarray(value, dtype=work)
+
+    u = jax.random.uniform(key, shape, work, window.u_low, window.u_high)
+    z: jax.Array = truncated_from_uniform(jnp, u, window, QuantileConstants(const), const)
+    return z.astype(dtype)
 
 
 class JaxAdapter:
@@ -72,7 +118,7 @@ class JaxAdapter:
             if not is_typed_key and (key.shape != (2,) or key.dtype != jnp.uint32):
                 raise TypeError(f"a raw JAX key must be uint32[2], got {key.dtype}{list(key.shape)}")
             return KeyStream(key)
-        return KeyStream(jax.random.key(check_seed(seed)))
+        return KeyStream(jax_key(check_seed(seed)))
 
     def _put(self, array: jax.Array, device: Any) -> jax.Array:
         return array if device is None else jax.device_put(array, device)
@@ -100,7 +146,7 @@ class JaxAdapter:
         elif isinstance(law, TruncatedNormal) and law.mean == 0:
             cut_std = truncated_normal_moments(law.lower, law.upper)[1]
             sigma = jnp.sqrt(v) / jnp.array(cut_std, dtype)
-            sample = jax.random.truncated_normal(rng.next(), law.lower, law.upper, shape, dtype) * sigma
+            sample = _truncated_standard(rng.next(), law, shape, dtype) * sigma
         else:
             return None
         return self._put(sample, device)
@@ -119,7 +165,7 @@ class JaxAdapter:
     def truncated_normal(
         self, rng: KeyStream, shape: tuple[int, ...], dtype: Any, device: Any, law: TruncatedNormal
     ) -> jax.Array:
-        sample = jax.random.truncated_normal(rng.next(), law.lower, law.upper, shape, dtype)
+        sample = _truncated_standard(rng.next(), law, shape, dtype)
         sample = sample * jnp.asarray(law.sigma, dtype)
         return self._put(sample + jnp.asarray(law.mean, dtype) if law.mean else sample, device)
 

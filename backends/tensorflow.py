@@ -15,6 +15,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from winit._laws import TruncatedNormal
 
 from ._common import check_seed
+from ._tail import QuantileConstants, check_window_fits, tail_window, truncated_from_uniform
 
 
 def _on(device: str | None, make: Any) -> Any:
@@ -75,6 +76,7 @@ class _TensorFlowNamespace:
     add = staticmethod(tf.add)
     subtract = staticmethod(tf.subtract)
     multiply = staticmethod(tf.multiply)
+    divide = staticmethod(tf.math.divide)
     negative = staticmethod(tf.negative)
     equal = staticmethod(tf.equal)
     log = staticmethod(tf.math.log)
@@ -204,6 +206,7 @@ class TensorFlowAdapter:
         self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, device: str | None,
         law: TruncatedNormal,
     ) -> tf.Tensor:  # fmt: skip
+        check_window_fits(law.mean, law.sigma, law.lower, law.upper, dtype.name)
         if (law.lower, law.upper) == (-2.0, 2.0):
             return _on(
                 device,
@@ -214,13 +217,16 @@ class TensorFlowAdapter:
     def _inverse_cdf(
         self, rng: SeedStream, shape: tuple[int, ...], dtype: tf.DType, law: TruncatedNormal
     ) -> tf.Tensor:
-        # TF's stateless op only cuts at ±2σ; other windows invert the CDF in at least float32.
-        work = dtype if dtype in (tf.float32, tf.float64) else tf.float32
-        sqrt2 = 2.0**0.5
-        lo = tf.math.erf(tf.constant(law.lower / sqrt2, work))
-        hi = tf.math.erf(tf.constant(law.upper / sqrt2, work))
-        u = tf.random.stateless_uniform(shape, rng.next(), lo, hi, work)
-        z = tf.clip_by_value(sqrt2 * tf.math.erfinv(u), law.lower, law.upper)
+        # TF's stateless op only cuts at ±2σ; other windows invert Φ in at least float32, the far
+        # edge mirrored into the lower tail where small probabilities keep their precision (_tail).
+        work = tf.float64 if dtype == tf.float64 else tf.float32
+        window = tail_window(law.lower, law.upper, work.name)
+
+        def const(value: float) -> tf.Tensor:
+            return tf.constant(value, work)
+
+        u = tf.random.stateless_uniform(shape, rng.next(), window.u_low, window.u_high, work)
+        z = truncated_from_uniform(self.xp, u, window, QuantileConstants(const), const)
         return tf.cast(z * law.sigma + law.mean, dtype)
 
 

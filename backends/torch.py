@@ -19,6 +19,24 @@ from winit._schemes import Plan
 from ._common import check_seed, dtype_name, sample
 
 
+def torch_seed(seed: int, device: torch.device) -> int:
+    """``seed`` for ``manual_seed``; on CPU a seed ≥ 2³² folded to 32 bits by SplitMix64's finalizer (hi ⊕ lo).
+
+    The CPU generator (mt19937) keeps only ``seed mod 2³²``, so seeds 5 and 2³² + 5 would draw the
+    same tensor; folding all 64 bits keeps every seed < 2³² as torch's own ``manual_seed(seed)``.
+    A 32-bit state cannot hold 2⁶³ seeds: a folded seed equals some seed < 2³² (a pseudo-random one).
+    CUDA's Philox generator takes all 64 bits as they are.
+    """
+    if seed < 2**32 or device.type != "cpu":
+        return seed
+    mask = 2**64 - 1
+    z = (seed + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return (z ^ (z >> 32)) & 0xFFFFFFFF
+
+
 class TorchAdapter:
     """Fills ``torch.empty`` tensors with ``uniform_``/``normal_``/``trunc_normal_``, as torch.nn.init does."""
 
@@ -62,7 +80,7 @@ class TorchAdapter:
         if seed is None:
             generator.seed()
         else:
-            generator.manual_seed(check_seed(seed))
+            generator.manual_seed(torch_seed(check_seed(seed), device))
         return generator
 
     def full(

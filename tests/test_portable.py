@@ -50,6 +50,9 @@ NORMAL_LAWS = [
     ("variance_scaling", {}),  # truncated at ±2σ, corrected σ
     ("random_normal", {"mean": 0.3, "stddev": 0.05}),
     ("truncated_normal", {"mean": -1.0, "stddev": 0.5, "lower": -2.0, "upper": 0.5}),
+    # one-sided windows far out: Φ⁻¹ in the lower tail (backends/_tail.py), upper windows mirrored
+    ("truncated_normal", {"mean": 0.0, "stddev": 1.0, "lower": 5.5, "upper": 6.0}),
+    ("truncated_normal", {"mean": 0.2, "stddev": 0.5, "lower": -9.0, "upper": -8.0}),
 ]
 
 
@@ -190,7 +193,10 @@ def test_normal_family_agrees_across_backends_within_stated_ulps(
     values = _draw(backend, scheme, (512, 384), **params)
     sigma = params.get("stddev", float(np.std(reference)))
     assert _ulps(values, reference, sigma) <= NORMAL_ULPS
-    assert np.mean(values != reference) < 0.5  # mostly identical: the differences are rounding, not drift
+    # mostly identical: the differences are rounding, not drift (AS241's tail rationals, with each
+    # backend's log, round differently more often than Giles' polynomial: a looser share there)
+    tail = params.get("lower", -1.0) >= 0 or params.get("upper", 1.0) <= 0
+    assert np.mean(values != reference) < (0.75 if tail else 0.5)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -810,3 +816,60 @@ def test_jax_gpu_draws_match_numpy() -> None:
             assert np.array_equal(values, reference), scheme
         else:
             assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
+
+
+def _orthogonal_in_a_fresh_thread() -> np.ndarray:
+    """torch.nn.init.orthogonal_ of a 256² tensor, run on a new thread (which copies torch's thread count)."""
+    import torch
+
+    result: list[np.ndarray] = []
+
+    def run() -> None:
+        tensor = torch.empty(256, 256)
+        torch.nn.init.orthogonal_(tensor, generator=torch.Generator().manual_seed(3))
+        result.append((tensor @ torch.randn(256, 64, generator=torch.Generator().manual_seed(4))).numpy())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_portable_torch_draws_leave_other_threads_torch_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No torch.set_num_threads (process-wide) during a draw: unrelated torch work on other threads keeps its bits."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the pool that a process-wide change would shrink
+    calls: list[int] = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    try:
+        reference = _orthogonal_in_a_fresh_thread()
+        _small_chunks(monkeypatch, 2)  # the draws run on worker threads too
+        stop = threading.Event()
+
+        def draw() -> None:
+            while not stop.is_set():
+                _draw("torch", "he_normal", (96, 67))
+
+        drawer = threading.Thread(target=draw)
+        drawer.start()
+        try:
+            others = [_orthogonal_in_a_fresh_thread() for _ in range(4)]
+            seen = []
+            for _ in range(4):  # a thread started now copies the process count: still 2
+                probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+                probe.start()
+                probe.join()
+        finally:
+            stop.set()
+            drawer.join()
+        after = []
+        probe = threading.Thread(target=lambda: after.append(torch.get_num_threads()))
+        probe.start()
+        probe.join()
+    finally:
+        real(before)
+    assert all(np.array_equal(other, reference) for other in others)
+    assert seen == [2] * 4 and after == [2]
+    assert calls == [], "a portable draw called the process-wide torch.set_num_threads"

@@ -316,3 +316,37 @@ def test_torch_sharded_meta_model_gathers_to_single_process_weights(world: int, 
         for name, value in gathered[mode].items():
             assert torch.equal(value, expected[name].detach()), (mode, name)
     assert torch.count_nonzero(expected["4.weight"][4]) == 0  # padding row zeroed on its rank
+
+
+@pytest.mark.parametrize("scheme", ["he_normal", "truncated_normal"])
+def test_tensorflow_shard_of_a_compiled_whole_is_the_same_block(
+    monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """A whole tensor large enough for TF's XLA kernel, and a shard of it too small for one on its own: same bits.
+
+    Before: the shard ran eagerly (no FMA contraction) and 3236 of 16384 elements differed by ≤ 2 ulps.
+    """
+    pytest.importorskip("tensorflow")
+    from winit.backends import _portable as portable
+
+    monkeypatch.setattr(
+        portable, "XLA_MIN_COUNTERS", 1024
+    )  # the whole (4096 counters) compiles, the shard alone would not
+    params = {"mean": 0.1, "stddev": 0.5, "lower": -1.5, "upper": 2.0} if scheme == "truncated_normal" else {}
+    for dtype in ("float32", "float64") if scheme == "he_normal" else ("float32",):
+        whole = _init("tensorflow", scheme, (64, 256), dtype=dtype, **params)
+        for shard in ((slice(3, 40), slice(5, 100)), (slice(60, 64),)):
+            block = _init("tensorflow", scheme, (64, 256), shard=shard, dtype=dtype, **params)
+            assert np.array_equal(block, whole[shard]), (dtype, shard)
+
+
+@pytest.mark.slow
+def test_torch_compiled_shard_is_the_same_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WINIT_TORCH_COMPILE=1: a shard too small for a compiled kernel alone takes its whole's kernel, same bits."""
+    pytest.importorskip("torch")
+    monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
+    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1024)
+    whole = _init("torch", "he_normal", (64, 256))
+    shard = (slice(3, 40), slice(5, 100))
+    assert np.array_equal(_init("torch", "he_normal", (64, 256), shard=shard), whole[shard])
+    assert "torch" not in portable._compile_unavailable
