@@ -15,10 +15,10 @@ pytest.importorskip("array_api_compat")
 from rich import console as rich_console  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
-from winit.backends.torch import ADAPTER  # noqa: E402
 
 import winit  # noqa: E402
 import winit.torch as wt  # noqa: E402
+from winit.backends.torch import ADAPTER  # noqa: E402
 
 SEED = 1234
 #: Linear, tall Linear, Conv2d, ConvTranspose2d-shaped (in, out, kH, kW), Conv1d, Conv3d.
@@ -715,15 +715,21 @@ def test_report_prints_as_a_table() -> None:
     _, report = wt.init_(Net(), seed=0)
     text = str(report)
     lines = text.splitlines()
-    assert lines[0].split() == ["parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std"]
+    assert lines[0].split() == [
+        "parameter", "layer", "role", "scheme", "layout", "shape", "fan_in", "fan_out", "gain", "std"
+    ]  # fmt: skip
     assert len(lines) == len(report) + 2
-    assert any(line.split()[:4] == ["lstm.weight_hh_l0[f]", "LSTM", "orthogonal", "12×12"] for line in lines)
     assert any(
-        line.split()[:6] == ["up.weight", "ConvTranspose2d", "he_normal", "8×4×2×2", "32", "16"]
+        line.split()[:6] == ["lstm.weight_hh_l0[f]", "LSTM", "recurrent", "orthogonal", "torch", "12×12"]
+        for line in lines
+    )
+    assert any(
+        line.split()[:8]
+        == ["up.weight", "ConvTranspose2d", "conv", "he_normal", "torch_transpose", "8×4×2×2", "32", "16"]
         for line in lines
     )
     table = report.rich_table()
-    assert table.row_count == len(report) and len(table.columns) == 8
+    assert table.row_count == len(report) and len(table.columns) == 10
     console = rich_console.Console(file=io.StringIO(), width=200)
     console.print(table)
     assert "lstm.weight_hh_l0[f]" in console.file.getvalue()  # block names survive rich markup
@@ -877,9 +883,9 @@ def test_init_errors() -> None:
             self.scale = nn.Parameter(torch.full((4,), 7.0))
 
     model = Scaled()
-    with pytest.raises(ValueError, match="no rule for 'scale'"):
-        wt.init_(model)
-    assert (model.scale == 7.0).all()  # nothing was written before the error
+    _, report = wt.init_(model)  # a parameter winit has no law for is kept as constructed, and reported
+    assert (report["scale"].role, report["scale"].scheme) == ("other", "keep")
+    assert (model.scale == 7.0).all()
     wt.init_(model, {"scale": winit.get("constant").with_(value=0.5)})
     assert (model.scale == 0.5).all()
 

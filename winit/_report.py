@@ -8,7 +8,18 @@ from typing import Any, Final
 
 from winit._schemes import Plan
 
-_HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
+_HEADERS: Final = (
+    "parameter",
+    "layer",
+    "role",
+    "scheme",
+    "layout",
+    "shape",
+    "fan_in",
+    "fan_out",
+    "gain",
+    "std",
+)
 _NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
 
 
@@ -17,7 +28,8 @@ class InitRecord:
     """One initialized tensor: its qualified name, the layer it belongs to and the resolved plan's numbers.
 
     ``part`` names a block of a fused parameter initialized on its own (an RNN gate, a q/k/v block
-    of an attention projection); it is empty for a whole parameter.
+    of an attention projection); it is empty for a whole parameter. ``role`` is the parameter's
+    :class:`winit.Role` value (empty when the caller did not infer one).
     """
 
     name: str
@@ -30,9 +42,10 @@ class InitRecord:
     std: float
     layout: str = "torch"
     part: str = ""
+    role: str = ""
 
     @classmethod
-    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "") -> InitRecord:
+    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "", role: str = "") -> InitRecord:
         """The row for ``plan`` applied to parameter ``name`` of a ``layer``."""
         return cls(
             name=name,
@@ -45,6 +58,7 @@ class InitRecord:
             std=plan.std,
             layout=plan.layout,
             part=part,
+            role=role,
         )
 
     @property
@@ -56,7 +70,7 @@ class InitRecord:
         """The row as table cells, in the order of the report's columns."""
         shape = "×".join(str(d) for d in self.shape) or "scalar"
         return (
-            self.key, self.layer, self.scheme, shape,
+            self.key, self.layer, self.role or "-", self.scheme, self.layout, shape,
             str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
         )  # fmt: skip
 
