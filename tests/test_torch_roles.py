@@ -253,3 +253,30 @@ def test_plain_networks_keep_the_nonlinearity_default() -> None:
     _, report = wt.init_(nn.Sequential(bn), seed=0)
     assert report["0.weight"].scheme == "keep" and (bn.weight == 0).all()
     assert report["0.bias"].scheme == "zeros"
+
+
+def tiny_gpt2() -> nn.Module:
+    """A factory for ``winit explain-model tests.test_torch_roles:tiny_gpt2``."""
+    return ZOO["gpt2"]()[0]
+
+
+def test_explain_model_plans_a_meta_model_without_allocating() -> None:
+    import io
+
+    from winit.cli import main
+
+    with torch.device("meta"):
+        model = tiny_gpt2()
+    report = wt.explain_model(model)
+    assert all(p.is_meta for p in model.parameters())  # nothing allocated, nothing written
+    row = report["transformer.h.0.mlp.c_proj.weight"]
+    assert (row.role, row.layout, row.fan_in, row.std) == ("mlp_out", "keras", 128, pytest.approx(0.01))
+    out = io.StringIO()
+    assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--plain"], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert any(
+        line.split()[:4]
+        == ["transformer.h.0.attn.c_attn.weight[k]", "Conv1D", "attention_qkv", "random_normal"]
+        for line in lines
+    )
+    assert main(["explain-model", "no_colon"], out=io.StringIO()) == 2

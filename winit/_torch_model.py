@@ -115,6 +115,7 @@ class _Rules:
         self.orthogonal = get("orthogonal")
         self.embedding = get("random_normal").with_(stddev=TRANSFORMER_STD)
         self.projection = self.embedding
+        self.head = get("lecun_normal")  # unit-variance logits from a normed input (measured: docs/roles.md)
 
     def default(self, slot: Slot, module: nn.Module, param: Tensor) -> Scheme | None:
         """The law a parameter of this role gets when no rule names it (None: kept as constructed)."""
@@ -135,6 +136,8 @@ class _Rules:
         if role in (Role.ATTENTION_QKV, Role.MLP_IN, Role.HEAD, Role.ATTENTION_OUT, Role.MLP_OUT):
             if self.transformer is not None:
                 return self.transformer
+            if role is Role.HEAD:
+                return self.head
             spec = self.projection
             if role in (Role.ATTENTION_OUT, Role.MLP_OUT) and slot.layers:  # two residual writes per block
                 spec = spec.with_(stddev=spec.stddev / math.sqrt(2.0 * slot.layers))
@@ -345,18 +348,19 @@ def init_(
     """Initialize every parameter of ``module`` in place by its role; return (module, report).
 
     Each parameter gets a :class:`winit.Role` read from the model's structure (docs/roles.md) and,
-    by default, the law of its role: embedding and positional tables N(0, 0.02); attention q/k/v,
-    MLP inputs and heads N(0, 0.02); attention and MLP outputs (residual writes) N(0, 0.02²/(2L))
-    with L the blocks of the stack; torch norms 1 and ``bias``, other norm-like modules, layer
-    scales and parameters with laws of their own (Mamba ``A_log``, CLIP ``logit_scale``) kept as
-    constructed (report scheme ``keep``); biases ``bias``; other weights (dense, conv, RNN input)
-    ``winit.recommend(nonlinearity)``; RNN recurrent weights orthogonal per gate. Fused q/k/v and
-    gate/up tensors are planned per block (GPT-2's ``(in, out)`` ``Conv1D``: column blocks), stacked
-    experts with one expert's fans, ConvTranspose in the ``torch_transpose`` layout; Embedding's
-    padding row stays 0. A single ``scheme`` replaces the law of every weight matrix. A mapping
-    ``scheme`` may hold fnmatch patterns on qualified names (first match wins, over everything),
-    module types (most specific class wins; weights, not biases or RNN recurrent weights) and roles
-    (``{Role.MLP_OUT: "zeros"}``); tied parameters are written once, under their first name. ``seed``: each parameter draws from its
+    by default, the law of its role: embedding and positional tables N(0, 0.02); attention q/k/v
+    and MLP inputs N(0, 0.02); heads (untied readouts) LeCun normal 1/√fan_in; attention and MLP
+    outputs (residual writes) N(0, 0.02²/(2L)) with L the blocks of the stack; torch norms 1 and
+    ``bias``; other norm-like modules, layer scales and parameters with laws of their own (Mamba
+    ``A_log``, CLIP ``logit_scale``) kept as constructed (report scheme ``keep``); biases ``bias``;
+    other weights (dense, conv, RNN input) ``winit.recommend(nonlinearity)``; RNN recurrent weights
+    orthogonal per gate. Fused q/k/v and gate/up tensors are planned per block (GPT-2's
+    ``(in, out)`` ``Conv1D``: column blocks), stacked experts with one expert's fans, ConvTranspose
+    in the ``torch_transpose`` layout; Embedding's padding row stays 0. A single ``scheme``
+    replaces the law of every weight matrix. A mapping ``scheme`` may hold fnmatch patterns on
+    qualified names (first match wins, over everything), module types (most specific class wins;
+    weights, not biases or RNN recurrent weights) and roles (``{Role.MLP_OUT: "zeros"}``); tied
+    parameters are written once, under their first name. ``seed``: each parameter draws from its
     own generator seeded from (seed, qualified name), so layers elsewhere do not change it;
     ``generator``: one stream in module order; neither: torch's global RNG. A model on the meta
     device is allocated on ``device`` with ``to_empty`` and written once; no ``reset_parameters``
