@@ -1142,18 +1142,26 @@ def realize_block(
     block: Block,
     parent_shape: tuple[int, ...] | None = None,
     row_start: int = 0,
+    axis: int = 0,
 ) -> Any:
     """``block`` (in ``plan.shape``'s coordinates) of ``plan`` sampled portably; ``seed`` an int (or, for JAX, a key).
 
-    ``plan`` may cover rows [row_start, row_start + plan.shape[0]) of a larger ``parent_shape``
-    tensor (same trailing axes): its elements then take the parent's flat indices, so a piece of
+    ``plan`` may cover [row_start, row_start + plan.shape[axis]) along ``axis`` of a larger
+    ``parent_shape`` tensor (the other axes whole): its elements then take the parent's flat indices, so a piece of
     a parameter draws the same numbers as the same rows of the whole. Orthogonal, identity and
     dirac are built whole and sliced (their block is not computed alone).
     """
     law, shape = plan.law, plan.shape
     parent = shape if parent_shape is None else parent_shape
-    if parent != shape and (parent[1:] != shape[1:] or row_start + shape[0] > parent[0]):
-        raise ValueError(f"a {shape} piece at row {row_start} does not fit in a {parent} parameter")
+    others = [i for i in range(len(shape)) if i != axis]
+    if parent != shape and (
+        len(parent) != len(shape)
+        or any(parent[i] != shape[i] for i in others)
+        or row_start + shape[axis] > parent[axis]
+    ):
+        raise ValueError(
+            f"a {shape} piece at {row_start} on axis {axis} does not fit in a {parent} parameter"
+        )
     native = adapter.native_dtype(dtype)
     block_shape = tuple(b - a for a, b in block)
     if getattr(device, "type", None) == "meta":  # torch's meta device: a deferred-init placeholder, no values
@@ -1165,13 +1173,20 @@ def realize_block(
         return _slice(identity(adapter, shape, law, native, device), block, shape)
     if isinstance(law, Dirac):
         return _slice(dirac(adapter, shape, law, native, device), block, shape)
+    if isinstance(law, Orthogonal) and axis != 0 and parent != shape:
+        raise ValueError(
+            "a portable orthogonal piece must be a block of rows (axis 0); "
+            f"got a {shape} block on axis {axis} of a {parent} parameter"
+        )
     if isinstance(law, Orthogonal):
         parent_rows = parent[0] if parent != shape else shape[law.out_axis]
         source: Any = _GaussianSource(adapter, key, stream, parent_rows, row_start if parent != shape else 0)
         with _device_scope(adapter, device):
             whole = orthogonal(source, None, shape, law, dtype, device)
         return _slice(whole, block, shape)
-    parent_block = ((row_start + block[0][0], row_start + block[0][1]), *block[1:]) if block else block
+    parent_block = tuple(
+        (row_start + a, row_start + b) if i == axis else (a, b) for i, (a, b) in enumerate(block)
+    )
     return draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
 
 

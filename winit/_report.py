@@ -10,7 +10,18 @@ from typing import Any, Final
 from winit._roles import KEEP
 from winit._schemes import Plan
 
-_HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
+_HEADERS: Final = (
+    "parameter",
+    "layer",
+    "role",
+    "scheme",
+    "layout",
+    "shape",
+    "fan_in",
+    "fan_out",
+    "gain",
+    "std",
+)
 _NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
 
 
@@ -22,7 +33,8 @@ class InitRecord:
     of an attention projection); it is empty for a whole parameter. ``kept``: the rule was ``"keep"``
     and the tensor holds what the model's constructor set; ``tied_to``: this name is an alias of a
     parameter written under its first name ``tied_to`` (drawn once, not again). Both rows carry no
-    plan: fans 0, gain and std NaN.
+    plan: fans 0, gain and std NaN. ``role`` is the parameter's :class:`winit.Role` value (empty when
+    the caller did not infer one).
     """
 
     name: str
@@ -37,9 +49,10 @@ class InitRecord:
     part: str = ""
     kept: bool = False
     tied_to: str = ""
+    role: str = ""
 
     @classmethod
-    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "") -> InitRecord:
+    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "", role: str = "") -> InitRecord:
         """The row for ``plan`` applied to parameter ``name`` of a ``layer``."""
         return cls(
             name=name,
@@ -52,19 +65,22 @@ class InitRecord:
             std=plan.std,
             layout=plan.layout,
             part=part,
+            role=role,
         )
 
     @classmethod
-    def keep(cls, name: str, layer: str, shape: tuple[int, ...], part: str = "") -> InitRecord:
+    def keep(
+        cls, name: str, layer: str, shape: tuple[int, ...], part: str = "", role: str = ""
+    ) -> InitRecord:
         """The row for parameter ``name`` left as constructed (rule ``"keep"``)."""
         nan = math.nan
-        return cls(name, layer, KEEP, shape, 0, 0, nan, nan, layout="", part=part, kept=True)
+        return cls(name, layer, KEEP, shape, 0, 0, nan, nan, layout="", part=part, kept=True, role=role)
 
     @classmethod
-    def tie(cls, name: str, layer: str, shape: tuple[int, ...], first: str) -> InitRecord:
+    def tie(cls, name: str, layer: str, shape: tuple[int, ...], first: str, role: str = "") -> InitRecord:
         """The row for ``name``, the same tensor as parameter ``first`` (initialized under that name)."""
         nan = math.nan
-        return cls(name, layer, "tied", shape, 0, 0, nan, nan, layout="", tied_to=first)
+        return cls(name, layer, "tied", shape, 0, 0, nan, nan, layout="", tied_to=first, role=role)
 
     @property
     def key(self) -> str:
@@ -76,9 +92,9 @@ class InitRecord:
         shape = "×".join(str(d) for d in self.shape) or "scalar"
         if self.kept or self.tied_to:  # no plan: the numbers would say nothing
             scheme = f"tied to {self.tied_to}" if self.tied_to else self.scheme
-            return (self.key, self.layer, scheme, shape, "-", "-", "-", "-")
+            return (self.key, self.layer, self.role or "-", scheme, "-", shape, "-", "-", "-", "-")
         return (
-            self.key, self.layer, self.scheme, shape,
+            self.key, self.layer, self.role or "-", self.scheme, self.layout, shape,
             str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
         )  # fmt: skip
 

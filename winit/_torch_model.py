@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias, cast
@@ -18,9 +19,10 @@ from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.rnn import RNNBase, RNNCellBase
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
+from winit._laws import Orthogonal
 from winit._registry import get
 from winit._report import InitRecord, InitReport
-from winit._roles import KEEP
+from winit._roles import KEEP, Role
 from winit._schemes import Plan, Scheme
 from winit._torch_meta import Slot, check_recoverable, materialize, meta_slots
 from winit._torch_owners import (
@@ -33,16 +35,21 @@ from winit._torch_owners import (
     unwrap,
     written_ids,
 )
+from winit._torch_roles import NORM_TYPES, infer
+from winit._torch_roles import Slot as RoleSlot
 from winit._validate import choice, suggest
 from winit.backends._common import check_seed, dtype_name
 from winit.backends._portable import realize_block, stream_id
 from winit.backends.torch import ADAPTER
 
 SchemeLike: TypeAlias = "str | Scheme"
-SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | str, SchemeLike] | None"
+SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | Role | str, SchemeLike] | None"
 _Rule: TypeAlias = "Scheme | str"  # a Scheme, or KEEP
 
-_NORM_TYPES: Final[tuple[type[nn.Module], ...]] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+_NORM_TYPES: Final[tuple[type[nn.Module], ...]] = NORM_TYPES
+#: default std of tables and transformer projections (GPT-2/Megatron, BERT, ViT, Llama: N(0, 0.02));
+#: residual outputs take 0.02/√(2L). Measured against HF's own init: see docs/roles.md.
+TRANSFORMER_STD: Final = 0.02
 _GATE_NAMES: Final[dict[int, tuple[str, ...]]] = {4: ("i", "f", "g", "o"), 3: ("r", "z", "n")}
 _QKV: Final = ("q", "k", "v")
 RNGS: Final[tuple[str, ...]] = ("native", "portable")
@@ -56,9 +63,9 @@ def _check_no_generator(rng: str, generator: object) -> None:
 
 @dataclass(frozen=True)
 class _Piece:
-    """One write: rows [start, stop) of parameter ``attr`` of ``module`` (the whole parameter if stop is None).
+    """One write: [start, stop) along ``axis`` of parameter ``attr`` of ``module`` (whole if stop is None).
 
-    ``plan`` None: the rule is KEEP, nothing is written.
+    ``plan`` None: the rule is KEEP, nothing is written (the report says kept).
     """
 
     module: nn.Module
@@ -68,10 +75,22 @@ class _Piece:
     part: str = ""
     start: int = 0
     stop: int | None = None
+    axis: int = 0
+    role: Role = Role.DENSE
+
+    def of(self, tensor: Tensor) -> Tensor:
+        """This piece's block of ``tensor`` (the parameter, or a staging tensor of its effective shape)."""
+        return tensor if self.stop is None else tensor.narrow(self.axis, self.start, self.stop - self.start)
 
     def target(self) -> Tensor:
-        param: Tensor = getattr(self.module, self.attr)  # re-read: to_empty may have replaced it
-        return param if self.stop is None else param[self.start : self.stop]
+        """The piece's block of the parameter as the module holds it now (materializing may have replaced it)."""
+        return self.of(getattr(self.module, self.attr))
+
+    def record(self, name: str, layer: str, shape: tuple[int, ...]) -> InitRecord:
+        """The report row of this write (``shape``: the whole parameter's, for a kept row)."""
+        if self.plan is None:
+            return InitRecord.keep(name, layer, shape, self.part, role=self.role.value)
+        return InitRecord.from_plan(name, layer, self.plan, self.part, role=self.role.value)
 
 
 class _Rules:
@@ -83,23 +102,62 @@ class _Rules:
         )
         self.patterns: dict[str, _Rule] = {}
         self.types: dict[type[nn.Module], _Rule] = {}
+        self.roles: dict[Role, _Rule] = {}
+        self.transformer: _Rule | None = None  # None: the role defaults below
         self.weight: _Rule
         if isinstance(scheme, Mapping):
             self.weight = self.resolve(recommend(self.nonlinearity))
             for key, value in scheme.items():
-                if isinstance(key, str):
+                if isinstance(key, Role):
+                    self.roles[key] = self.resolve(value)
+                elif isinstance(key, str):
                     self.patterns[key] = self.resolve(value)
                 elif isinstance(key, type) and issubclass(key, nn.Module):
                     self.types[key] = self.resolve(value)
                 else:
                     raise TypeError(
-                        f"scheme mapping keys must be a module type (e.g. torch.nn.Linear) or a parameter-name "
-                        f"pattern (str, fnmatch on the qualified name, e.g. '*.bias'); got {key!r}"
+                        f"scheme mapping keys must be a module type (e.g. torch.nn.Linear), a winit.Role or a "
+                        f"parameter-name pattern (str, fnmatch on the qualified name, e.g. '*.bias'); got {key!r}"
                     )
         else:
             self.weight = self.resolve(recommend(self.nonlinearity) if scheme is None else scheme)
+            self.transformer = None if scheme is None else self.weight
         self.bias = self.resolve(bias)
         self.orthogonal = get("orthogonal")
+        self.embedding = get("random_normal").with_(stddev=TRANSFORMER_STD)
+        self.projection = self.embedding
+        self.head = get("lecun_normal")  # unit-variance logits from a normed input (measured: docs/roles.md)
+
+    def default(self, slot: RoleSlot, module: nn.Module, param: Tensor) -> _Rule:
+        """The law a parameter of this role gets when no rule names it (KEEP: as constructed)."""
+        role = slot.role
+        if role in self.roles:
+            return self.roles[role]
+        if role in (Role.NORM_SCALE, Role.NORM_OFFSET):
+            if not isinstance(module, NORM_TYPES):
+                return KEEP  # a custom norm, maybe offset-style (Gemma's 1 + w): its constructor's identity
+            if role is Role.NORM_OFFSET:
+                return self.bias
+            zero = not param.is_meta and not param.any()
+            return KEEP if zero else get("ones")  # a zero-initialized γ (last BN of a residual branch) stays
+        if role is Role.BIAS:
+            return self.bias
+        if role in (Role.EMBEDDING, Role.POSITIONAL):
+            return self.embedding
+        if role in (Role.ATTENTION_QKV, Role.MLP_IN, Role.HEAD, Role.ATTENTION_OUT, Role.MLP_OUT):
+            if self.transformer is not None:
+                return self.transformer
+            if role is Role.HEAD:
+                return self.head
+            spec = self.projection
+            if role in (Role.ATTENTION_OUT, Role.MLP_OUT) and slot.layers:  # two residual writes per block
+                spec = spec.with_(stddev=spec.stddev / math.sqrt(2.0 * slot.layers))
+            return spec
+        if role is Role.RECURRENT:
+            return self.orthogonal
+        if role in (Role.LAYER_SCALE, Role.OTHER):
+            return KEEP
+        return self.weight  # DENSE, CONV, RECURRENT_INPUT: by nonlinearity
 
     def resolve(self, value: object) -> _Rule:
         """``value`` as a Scheme, or KEEP; a scheme named by string takes ``nonlinearity`` if it has it."""
@@ -145,51 +203,58 @@ def _is_bias(attr: str) -> bool:
     return attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
 
 
-def _pieces(rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: str) -> Iterator[_Piece]:
-    """The writes that initialize ``module.attr``: whole, or per gate / q-k-v block, each with its plan."""
+def _pieces(
+    rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: str, slot: RoleSlot
+) -> Iterator[_Piece]:
+    """The writes that initialize ``module.attr``: whole, or per gate / q-k-v / gate-up block, each with its plan."""
     shape = tuple(param.shape)
+    role = slot.role
 
-    def whole(spec: _Rule, layout: str = "torch") -> _Piece:
-        return _Piece(module, attr, name, None if isinstance(spec, str) else spec.plan(shape, layout))
+    def plan(spec: _Rule, dims: tuple[int, ...], layout: str) -> Plan | None:
+        return None if isinstance(spec, str) else spec.plan(dims, layout, **slot.axes())  # type: ignore[arg-type]
 
-    def blocks(spec: _Rule, labels: tuple[str, ...]) -> Iterator[_Piece]:
+    def whole(spec: _Rule, layout: str = slot.layout) -> _Piece:
+        return _Piece(module, attr, name, plan(spec, shape, layout), role=role)
+
+    def blocks(spec: _Rule, labels: tuple[tuple[str, int], ...], axis: int = 0) -> Iterator[_Piece]:
         if isinstance(spec, str):  # KEEP: one row for the whole parameter
             yield whole(spec)
             return
-        rows = shape[0] // len(labels)
-        block = (rows, *shape[1:])
-        for index, label in enumerate(labels):
-            start = index * rows
-            yield _Piece(module, attr, name, spec.plan(block, "torch"), label, start, start + rows)
+        start = 0
+        for label, size in labels:
+            block = tuple(size if i == axis else n for i, n in enumerate(shape))
+            piece_plan = plan(spec, block, slot.layout)
+            yield _Piece(module, attr, name, piece_plan, label, start, start + size, axis, role)
+            start += size
+
+    def even(labels: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+        return tuple((label, shape[0] // len(labels)) for label in labels)
 
     if isinstance(module, _NORM_TYPES):
-        yield whole(rules.pick(name, module, rules.bias if _is_bias(attr) else get("ones")))
-    elif _is_bias(attr):  # type rules set weights; biases follow ``bias`` unless a pattern names them
-        yield whole(rules.pick(name, module, rules.bias, typed=False))
+        yield whole(rules.pick(name, module, rules.default(slot, module, param)))
+    elif role is Role.BIAS:  # type rules set weights; biases follow ``bias`` unless a pattern names them
+        yield whole(rules.pick(name, module, rules.default(slot, module, param), typed=False))
     elif isinstance(module, (RNNBase, RNNCellBase)) and attr.startswith(("weight_ih", "weight_hh")):
         gates = shape[0] // module.hidden_size
         labels = _GATE_NAMES.get(gates, tuple(str(g) for g in range(gates))) if gates > 1 else ("",)
         if attr.startswith("weight_hh"):  # recurrent: orthogonal per gate unless a pattern says otherwise
-            yield from blocks(rules.pick(name, module, rules.orthogonal, typed=False), labels)
+            yield from blocks(
+                rules.pick(name, module, rules.default(slot, module, param), typed=False), even(labels)
+            )
         else:
-            yield from blocks(rules.pick(name, module, rules.weight), labels)
+            yield from blocks(rules.pick(name, module, rules.weight), even(labels))
     elif isinstance(module, nn.MultiheadAttention) and attr == "in_proj_weight":
-        yield from blocks(rules.pick(name, module, rules.weight), _QKV)
+        yield from blocks(rules.pick(name, module, rules.default(slot, module, param)), even(_QKV))
     elif isinstance(module, _ConvTransposeNd) and attr == "weight":
         yield whole(rules.pick(name, module, rules.weight), "torch_transpose")  # (in, out/groups, *k)
     elif isinstance(module, nn.PReLU) and attr == "weight":
         yield whole(rules.pick(name, module, get("constant").with_(value=module.init)))
-    elif param.ndim >= 2:
-        yield whole(rules.pick(name, module, rules.weight))
+    elif slot.blocks:
+        yield from blocks(
+            rules.pick(name, module, rules.default(slot, module, param)), slot.blocks, slot.axis
+        )
     else:
-        spec = rules.match(name, module)
-        if spec is None:
-            raise ValueError(
-                f"winit has no rule for {name!r} ({type(module).__name__}, shape {shape}), a {param.ndim}-D "
-                f"weight of a layer it does not know; give it a scheme in the mapping, e.g. "
-                f"init_(model, {{{name!r}: winit.get('constant').with_(value=1.0)}})"
-            )
-        yield whole(spec)
+        yield whole(rules.pick(name, module, rules.default(slot, module, param)))
 
 
 def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
@@ -215,23 +280,26 @@ def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
 def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None:
     """Write this process's part of ``piece`` into ``param`` with the portable generator (stream = its name).
 
-    A piece covers rows [start, stop) of its parameter; elements take the parameter's flat indices,
-    so a shard holding any block of it writes exactly that block's values.
+    A piece covers [start, stop) along its axis of its parameter (rows, or columns of an (in, out)
+    tensor); elements take the parameter's flat indices, so a shard holding any block of it writes
+    exactly that block's values.
     """
     local, block = _local_block(param)
     if local.is_meta or local.numel() == 0:
         return
-    shape = tuple(param.shape)
-    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[0] if shape else 0)
-    rows = (max(block[0][0], start), min(block[0][1], stop)) if shape else (0, 0)
-    if shape and rows[0] >= rows[1]:
+    shape, axis = tuple(param.shape), piece.axis
+    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[axis] if shape else 0)
+    span = (max(block[axis][0], start), min(block[axis][1], stop)) if shape else (0, 0)
+    if shape and span[0] >= span[1]:
         return  # this rank holds none of the piece
-    piece_block = ((rows[0] - start, rows[1] - start), *block[1:]) if shape else ()
+    piece_block = tuple(
+        (span[0] - start, span[1] - start) if i == axis else b for i, b in enumerate(block)
+    )  # in the piece's coordinates: its own axis shifted, the others as in the parameter
     values = realize_block(
         ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
-        device=local.device, block=piece_block, parent_shape=shape, row_start=start,
+        device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
     )  # fmt: skip
-    target = local[rows[0] - block[0][0] : rows[1] - block[0][0]] if shape else local
+    target = local.narrow(axis, span[0] - block[axis][0], span[1] - span[0]) if shape else local
     target.copy_(values)
 
 
@@ -246,16 +314,22 @@ def init_(
     device: str | torch.device | None = None,
     rng: str = "native",
 ) -> tuple[nn.Module, InitReport]:
-    """Initialize every parameter of ``module`` in place by the layer it belongs to; return (module, report).
+    """Initialize every parameter of ``module`` in place by its role; return (module, report).
 
-    Weights get ``scheme`` (default ``winit.recommend(nonlinearity)``; a string scheme with a
-    ``nonlinearity`` parameter, e.g. he_*, takes ``nonlinearity``), biases get ``bias``, norm
-    weights 1, RNN recurrent weights orthogonal per gate block, RNN input weights and the q/k/v
-    blocks of ``MultiheadAttention.in_proj_weight`` ``scheme`` per block, ConvTranspose weights fans
-    from the ``torch_transpose`` layout, Embedding's padding row 0. ``scheme`` may map module types
-    (most specific class wins; they set weights, not biases or RNN recurrent weights) and fnmatch
-    patterns on qualified parameter names (first match wins, over everything) to schemes; the rule
-    ``"keep"`` (``winit._roles.KEEP``) leaves a parameter as constructed (a report row says so).
+    Each parameter gets a :class:`winit.Role` read from the model's structure (docs/roles.md) and,
+    by default, the law of its role: embedding and positional tables N(0, 0.02); attention q/k/v
+    and MLP inputs N(0, 0.02); heads (untied readouts) LeCun normal 1/√fan_in; attention and MLP
+    outputs (residual writes) N(0, 0.02²/(2L)) with L the blocks of the stack; torch norms 1 and
+    ``bias``; other norm-like modules, layer scales and parameters with laws of their own (Mamba
+    ``A_log``, CLIP ``logit_scale``) kept as constructed (report scheme ``keep``); biases ``bias``;
+    other weights (dense, conv, RNN input) ``winit.recommend(nonlinearity)``; RNN recurrent weights
+    orthogonal per gate. Fused q/k/v and gate/up tensors are planned per block (GPT-2's
+    ``(in, out)`` ``Conv1D``: column blocks), stacked experts with one expert's fans, ConvTranspose
+    in the ``torch_transpose`` layout; Embedding's padding row stays 0. A single ``scheme``
+    replaces the law of every weight matrix. A mapping ``scheme`` may hold fnmatch patterns on
+    qualified names (first match wins, over everything), module types (most specific class wins;
+    weights, not biases or RNN recurrent weights) and roles (``{Role.MLP_OUT: "zeros"}``); the rule
+    ``"keep"`` (``winit.KEEP``) leaves a parameter as constructed (a report row says so).
     Tied parameters are written once, under their first name; each alias gets a row "tied to" it.
     torch.compile, DataParallel, DDP and FSDP1 wrappers are looked through: names, seeds and patterns
     are the bare model's. A parametrized weight (weight_norm, spectral_norm, ``parametrize``) is drawn
@@ -290,16 +364,11 @@ def init_(
     return module, report
 
 
-def _init_bare(
-    bare: nn.Module,
-    rules: _Rules,
-    root_seed: int | None,
-    generator: torch.Generator | None,
-    target_device: torch.device | None,
-    rng: str,
-) -> InitReport:
-    """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
-    # Plan everything before touching the model, so a bad rule leaves it as it was.
+_Planned: TypeAlias = "tuple[list[tuple[Owner, list[_Piece]]], list[tuple[Owner, Owner]]]"
+
+
+def _plan(bare: nn.Module, rules: _Rules) -> _Planned:
+    """Every owner's pieces (role, law, layout, blocks) and the tied aliases; nothing is written."""
     owners, aliases = list_owners(bare)
     names = [owner.name for owner in owners]
     for pattern in rules.patterns:
@@ -310,13 +379,74 @@ def _init_bare(
                 f"is initialized under that name; write the rule for {tied[0][1]!r}"
             )
     rules.check_patterns(names)
+    slots = infer(bare)
     planned: list[tuple[Owner, list[_Piece]]] = []
     for owner in owners:
-        shape_of = torch.empty(owner.shape, device="meta")
-        pieces = list(_pieces(rules, owner.module, owner.attr, shape_of, owner.name))
+        held = owner.module._parameters.get(owner.attr) if not owner.parametrized else None
+        param = held if held is not None else torch.empty(owner.shape, device="meta")
+        slot = slots.get((id(owner.module), owner.attr)) or _fallback_slot(owner.module)
+        pieces = list(_pieces(rules, owner.module, owner.attr, param, owner.name, slot))
         if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
             check_invertible(owner)
         planned.append((owner, pieces))
+    return planned, aliases
+
+
+def _fallback_slot(module: nn.Module) -> RoleSlot:
+    """The role of a parametrized weight the structure pass did not list (its tensors live in the parametrization)."""
+    return RoleSlot(Role.CONV if isinstance(module, nn.modules.conv._ConvNd) else Role.DENSE)
+
+
+def explain_model(
+    module: nn.Module, scheme: SchemeRules = None, *, nonlinearity: str = "relu", bias: SchemeLike = "zeros"
+) -> InitReport:
+    """The report ``init_(module, scheme, ...)`` would give, planned only: nothing is written or allocated.
+
+    Works on a model built on the meta device (``with torch.device("meta"): model = ...``).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"explain_model plans a torch.nn.Module, got {type(module).__name__}")
+    planned, aliases = _plan(unwrap(module), _Rules(scheme, nonlinearity, bias))
+    records = [
+        piece.record(owner.name, type(owner.module).__name__, owner.shape)
+        for owner, pieces in planned
+        for piece in pieces
+    ]
+    return InitReport([*records, *_tie_rows(planned, aliases)])
+
+
+def _tie_rows(
+    planned: list[tuple[Owner, list[_Piece]]], aliases: list[tuple[Owner, Owner]]
+) -> list[InitRecord]:
+    """A row per tied alias: the name it is tied to and that parameter's role."""
+    role = {id(owner): pieces[0].role.value for owner, pieces in planned if pieces}
+    return [
+        InitRecord.tie(
+            alias.name, type(alias.module).__name__, alias.shape, owner.name, role.get(id(owner), "")
+        )
+        for alias, owner in aliases
+    ]
+
+
+def _init_bare(
+    bare: nn.Module,
+    rules: _Rules,
+    root_seed: int | None,
+    generator: torch.Generator | None,
+    target_device: torch.device | None,
+    rng: str,
+) -> InitReport:
+    """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
+    # Plan everything before touching the model, so a bad rule leaves it as it was.
+    planned, aliases = _plan(bare, rules)
+    if rng == "portable":
+        for _, pieces in planned:
+            for piece in pieces:
+                if piece.axis != 0 and piece.plan is not None and isinstance(piece.plan.law, Orthogonal):
+                    raise ValueError(
+                        f"rng='portable' draws orthogonal blocks of rows only; {piece.name}[{piece.part}] is a "
+                        "column block (an (in, out) fused projection): give it another scheme or use rng='native'"
+                    )
     drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
     is_drawn = {id(owner) for owner in drawn}
 
@@ -353,16 +483,15 @@ def _init_bare(
                 where = owner.module._parameters[owner.attr] if staging is None else staging
                 stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
             for piece in pieces:
+                records.append(piece.record(owner.name, layer, owner.shape))
                 if piece.plan is None:
-                    records.append(InitRecord.keep(owner.name, layer, owner.shape, piece.part))
-                    continue
+                    continue  # kept as constructed
                 if rng == "portable" and root_seed is not None:
                     param = owner.module._parameters[owner.attr] if staging is None else staging
                     _write_portable(piece, piece.plan, root_seed, param)  # type: ignore[arg-type]
                 else:
-                    target = piece.target() if staging is None else staging[piece.start : piece.stop]
+                    target = piece.target() if staging is None else piece.of(staging)
                     ADAPTER.realize_into(piece.plan, target, stream)
-                records.append(InitRecord.from_plan(owner.name, layer, piece.plan, piece.part))
             if staging is not None:
                 vectors = (
                     generator
@@ -374,10 +503,7 @@ def _init_bare(
                 else:
                     setattr(owner.module, owner.attr, staging)  # through right_inverse
                     refresh_power_iteration(owner, vectors)
-        records += [
-            InitRecord.tie(alias.name, type(alias.module).__name__, alias.shape, owner.name)
-            for alias, owner in aliases
-        ]
+        records += _tie_rows(planned, aliases)
         drawn_modules = {id(owner.module) for owner in drawn}
         for sub in bare.modules():
             reset = id(sub) in drawn_modules or not getattr(sub, "affine", True)  # a kept norm keeps them

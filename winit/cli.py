@@ -15,6 +15,7 @@ from typing import Any, Final, NoReturn, TextIO
 
 from winit._api import plan
 from winit._fans import LAYOUTS
+from winit._model_cli import add_model_command
 from winit._probe import add_probe_commands
 from winit._registry import ALIASES, SCHEMES, schemes
 from winit._schemes import Plan
@@ -141,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("schemes", help="list the built-in schemes with their formulas")
     listing.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
     add_probe_commands(commands)  # probe and recommend: each sets args.handler
+    add_model_command(commands)  # explain-model: a torch model's roles and laws (imports torch itself)
     return parser
 
 

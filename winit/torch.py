@@ -52,7 +52,7 @@ from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Scheme
 from winit._torch_meta import deferred_init
-from winit._torch_model import _check_no_generator, init_
+from winit._torch_model import _check_no_generator, explain_model, init_
 from winit._validate import real
 from winit.backends._common import dtype_name
 from winit.backends._portable import draw_options, portable_seed, realize_portable
@@ -71,6 +71,7 @@ __all__ = [
     "diagnose",
     "dirac",
     "dirac_",
+    "explain_model",
     "eye",
     "eye_",
     "glorot_normal_",

@@ -1,0 +1,323 @@
+"""Which role each parameter of a torch model plays, read from module types, shapes and structure.
+
+Names are a last hint only (positional tables, Mamba's ``dt`` bias). The repeated block (a
+ModuleList/Sequential of same-type modules) gives the layer index ℓ and the depth L; inside a block
+the residual width d is the width of its norms, attention units are modules with a head count
+(``num_heads``, ``head_dim``, ...), and Linear-like layers are sorted into q/k/v, attention output,
+MLP input and MLP output by whether they read from or write into d.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.modules.conv import _ConvNd
+from torch.nn.modules.rnn import RNNBase, RNNCellBase
+
+from winit._roles import Role
+
+NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
+# attributes by which attention modules of torch, HF transformers and timm state their head count
+_HEAD_ATTRS = (
+    "num_heads", "num_attention_heads", "n_heads", "n_head", "head_dim", "attention_head_size",
+    "num_key_value_heads", "num_key_value_groups", "key_value_proj_dim", "head_size", "key_dim",
+)  # fmt: skip
+_POSITIONAL_HINTS = ("pos", "cls", "token", "class_embedding", "probe", "register", "relative_position")
+
+
+@dataclass
+class Slot:
+    """What one parameter is: its role, storage layout, fused blocks and place in the block stack."""
+
+    role: Role
+    layout: str = "torch"
+    in_axis: int | None = None
+    out_axis: int | None = None
+    batch_axis: tuple[int, ...] = ()
+    axis: int = 0  # the axis fused blocks are cut along
+    blocks: tuple[tuple[str, int], ...] = ()  # (label, size) of each fused block, in storage order
+    layer: int | None = None  # ℓ, 0-based, in the stack of same-type blocks
+    layers: int | None = None  # L, the number of blocks of that type in the model
+
+    def axes(self) -> dict[str, object]:
+        """Keyword axes for ``Scheme.plan`` (empty when the layout alone says it)."""
+        if self.in_axis is None:
+            return {}
+        return {"in_axis": self.in_axis, "out_axis": self.out_axis, "batch_axis": self.batch_axis}
+
+
+@dataclass
+class _Lin:
+    """A Linear-like weight: ``module.attr`` reads ``n_in`` features and writes ``n_out`` (per expert)."""
+
+    module: nn.Module
+    attr: str
+    n_in: int
+    n_out: int
+    slot: Slot = field(default_factory=lambda: Slot(Role.DENSE))
+
+
+def is_hf_conv1d(module: nn.Module) -> bool:
+    """HF ``Conv1D`` (GPT-2 family): a Linear that stores its weight as (in, out)."""
+    weight = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D"
+        and isinstance(weight, Tensor)
+        and weight.ndim == 2
+        and tuple(weight.shape) == (getattr(module, "nx", None), getattr(module, "nf", None))
+    )
+
+
+def is_norm(module: nn.Module) -> bool:
+    """torch's norms, or any leaf whose parameters are a 1-D ``weight`` (and ``bias``) of one width."""
+    if isinstance(module, NORM_TYPES):
+        return True
+    if next(module.children(), None) is not None or isinstance(module, (nn.PReLU, _ConvNd, nn.Linear)):
+        return False
+    params = dict(module.named_parameters(recurse=False))
+    weight = params.get("weight")
+    if weight is None or weight.ndim != 1 or not set(params) <= {"weight", "bias"}:
+        return False
+    return all(p.shape == weight.shape for p in params.values())
+
+
+def _norm_width(module: nn.Module) -> int | None:
+    weight = getattr(module, "weight", None)
+    if isinstance(weight, Tensor) and weight.ndim == 1:
+        return int(weight.shape[0])
+    shape = getattr(module, "normalized_shape", None)
+    return int(shape[-1]) if shape else None
+
+
+def _linears(module: nn.Module) -> Iterator[_Lin]:
+    """The Linear-like weights directly in ``module`` (Linear, HF Conv1D, stacked expert tensors)."""
+    weight = getattr(module, "weight", None)
+    if isinstance(module, nn.Linear) and isinstance(weight, Tensor):
+        yield _Lin(module, "weight", module.in_features, module.out_features)
+    elif is_hf_conv1d(module):
+        assert isinstance(weight, Tensor)
+        yield _Lin(module, "weight", int(weight.shape[0]), int(weight.shape[1]), Slot(Role.DENSE, "keras"))
+    elif not any(True for c in module.children() for _ in c.parameters()) and not isinstance(
+        module, (_ConvNd, nn.Embedding)
+    ):  # no child holds parameters (an activation module may be a child)
+        stacked = [(a, p) for a, p in module.named_parameters(recurse=False) if p.ndim == 3]
+        if len(stacked) >= 2 and len({p.shape[0] for _, p in stacked}) == 1:  # E experts, (E, ·, ·) each
+            for attr, param in stacked:
+                slot = Slot(Role.DENSE, "torch", -1, -2, (0,))
+                yield _Lin(module, attr, int(param.shape[-1]), int(param.shape[-2]), slot)
+
+
+def _stacks(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
+    """Every innermost block of the model's repeated stacks -> (ℓ, L).
+
+    ℓ and L count the blocks of one type under one outermost stack: Swin's blocks across its stages
+    form one residual stream, T5's encoder and decoder blocks two.
+    """
+    members: list[nn.Module] = []
+    home: dict[int, nn.Module] = {}  # block -> the list holding it
+    for sub in model.modules():
+        if not isinstance(sub, (nn.ModuleList, nn.Sequential)):
+            continue
+        kids = [k for k in sub.children() if next(k.children(), None) is not None]
+        if not kids:
+            continue
+        common, count = Counter(type(k) for k in kids).most_common(1)[0]
+        if count >= 2 or len(kids) == len(list(sub.children())) == 1:
+            for kid in kids:
+                if type(kid) is common:
+                    members.append(kid)
+                    home[id(kid)] = sub
+    ids = {id(m) for m in members}
+    innermost = [m for m in members if not any(id(k) in ids for k in m.modules() if k is not m)]
+    outer = {id(k): m for m in members for k in m.modules() if k is not m}  # last wins: the outermost
+    for m in members:  # members come outermost first in module order: keep the first ancestor seen
+        for k in m.modules():
+            if k is not m and id(k) not in outer:
+                outer[id(k)] = m
+    groups: dict[tuple[type[nn.Module], int], list[nn.Module]] = {}
+    for block in innermost:
+        root = outer.get(id(block))
+        stack = home[id(root)] if root is not None else home[id(block)]
+        groups.setdefault((type(block), id(stack)), []).append(block)
+    return {b: (i, len(blocks)) for blocks in groups.values() for i, b in enumerate(blocks)}
+
+
+def _is_attention(module: nn.Module) -> bool:
+    if isinstance(module, nn.MultiheadAttention):
+        return True
+    return any(isinstance(getattr(module, a, None), int) for a in _HEAD_ATTRS)
+
+
+def _kv_width(unit: nn.Module) -> int | None:
+    heads, size = getattr(unit, "num_key_value_heads", None), getattr(unit, "head_dim", None)
+    return heads * size if isinstance(heads, int) and isinstance(size, int) else None
+
+
+def _split(fused: int, q: int, kv: int | None) -> tuple[tuple[str, int], ...]:
+    """q/k/v block sizes of a fused projection writing ``fused`` features, q ``q`` wide, k and v ``kv``.
+
+    Unequal blocks are cut only when the module states its key/value width; otherwise (LeViT's
+    per-head layout, say) the tensor stays whole: every block has the same fan_in anyway.
+    """
+    if fused == 3 * q:
+        return (("q", q), ("k", q), ("v", q))
+    if kv is not None and fused == q + 2 * kv:
+        return (("q", q), ("k", kv), ("v", kv))
+    return ()
+
+
+def _block_roles(block: nn.Module, index: int, depth: int) -> list[_Lin]:
+    """Role, layout and fused blocks of every Linear-like weight in one block of the stack."""
+    order = list(block.modules())
+    lins = [lin for sub in order for lin in _linears(sub)]
+    if not lins:
+        return []
+    # d: the width of the block's layer/RMS norms (batch norms sit inside branches), else what it writes last
+    # (q/k norms inside attention, Qwen3's, are per head: not counted; ties go to the wider)
+    heads = {id(k) for unit in order if _is_attention(unit) for k in unit.modules()}
+    widths = Counter(
+        w
+        for sub in order
+        if is_norm(sub)
+        and not isinstance(sub, _NormBase)
+        and id(sub) not in heads
+        and (w := _norm_width(sub))
+    )
+    d = max(widths, key=lambda w: (widths[w], w)) if widths else lins[-1].n_out
+    position = {id(lin.module): i for i, lin in enumerate(lins)}
+    done: set[int] = set()
+    units: list[nn.Module] = []
+    for unit in reversed(order):  # innermost first; a unit holding one already taken is a whole block
+        if _is_attention(unit) and not any(u in units for u in unit.modules()):
+            units.append(unit)
+    for unit in reversed(units):
+        if isinstance(unit, nn.MultiheadAttention):  # in_proj_weight is q/k/v (see _pieces), out_proj out
+            out_lin = next(lin for lin in lins if lin.module is unit.out_proj)
+            out_lin.slot.role = Role.ATTENTION_OUT
+            done.add(id(unit.out_proj))
+            continue
+        members = {id(sub) for sub in unit.modules()}
+        inner = [lin for lin in lins if id(lin.module) in members and id(lin.module) not in done]
+        if not inner:
+            continue
+        out: _Lin | None
+        writers = [lin for lin in inner if lin.n_out == d]
+        fused = any(lin.n_out > writers[-1].n_in for lin in inner if writers and lin is not writers[-1])
+        if writers and len(inner) >= 2 and (len(inner) >= 4 or fused):  # q, k, v (or fused) and the output
+            out = writers[-1]  # the last writer into d (Phi3 registers o_proj before qkv_proj)
+            qkv = [lin for lin in inner if lin is not out]
+        else:  # the output projection is the next Linear after the unit (BERT/ViT *SelfOutput)
+            after = position[id(inner[-1].module)] + 1
+            nxt = lins[after] if after < len(lins) else None
+            qkv, out = inner, nxt if nxt is not None and nxt.n_out == d else None
+        for lin in qkv:
+            lin.slot.role = Role.ATTENTION_QKV
+            if out is not None and len(qkv) == 1 and lin.n_out > out.n_in:
+                lin.slot.blocks = _split(lin.n_out, out.n_in, _kv_width(unit))
+            done.add(id(lin.module))
+        if out is not None:
+            out.slot.role = Role.ATTENTION_OUT
+            done.add(id(out.module))
+    rest = [lin for lin in lins if id(lin.module) not in done]
+    seen_in = False
+    for i, lin in enumerate(rest):
+        if lin.n_out == d and seen_in:
+            lin.slot.role = Role.MLP_OUT
+            seen_in = False
+        elif lin.n_in == d:
+            lin.slot.role = Role.MLP_IN
+            seen_in = True
+            nxt = rest[i + 1] if i + 1 < len(rest) else None
+            if nxt is not None and nxt.n_out == d and lin.n_out == 2 * nxt.n_in:  # fused gate/up
+                lin.slot.blocks = (("gate", nxt.n_in), ("up", nxt.n_in))
+    for lin in lins:
+        lin.slot.layer, lin.slot.layers = index, depth
+        if lin.slot.blocks:  # blocks are cut along the output axis of the stored layout
+            ndim = getattr(lin.module, lin.attr).ndim
+            lin.slot.axis = ndim - 1 if lin.slot.layout == "keras" else (ndim - 2 if ndim == 3 else 0)
+    return lins
+
+
+def _small_constant(param: Tensor) -> bool:
+    """A layer-scale vector as constructed: one value everywhere, below 1 (CaiT/ConvNeXt 1e-6, ReZero 0)."""
+    if param.is_meta or param.numel() < 2:
+        return False
+    with torch.no_grad():
+        first = param.reshape(-1)[0]
+        return bool((param == first).all()) and abs(float(first)) < 1.0
+
+
+def infer(model: nn.Module) -> dict[tuple[int, str], Slot]:
+    """(id(module), attr) -> :class:`Slot` for every parameter of ``model`` (tied ones under each owner)."""
+    stacks = _stacks(model)
+    slots: dict[tuple[int, str], Slot] = {}
+    widths: set[int] = set()
+    block_of: dict[int, tuple[int, int]] = {}
+    for block, (index, depth) in stacks.items():
+        for sub in block.modules():
+            block_of[id(sub)] = (index, depth)
+        for lin in _block_roles(block, index, depth):
+            slots[(id(lin.module), lin.attr)] = lin.slot
+    for sub in model.modules():
+        if is_norm(sub) and (w := _norm_width(sub)) is not None:
+            widths.add(w)
+    last_block = max((i for i, m in enumerate(model.modules()) if m in stacks), default=-1)
+    for position, (prefix, sub) in enumerate(model.named_modules()):
+        place = block_of.get(id(sub), (None, None))
+        for lin in _linears(sub):
+            key = (id(lin.module), lin.attr)
+            if key not in slots:
+                lin.slot.role = Role.HEAD if 0 <= last_block < position else Role.DENSE
+                slots[key] = lin.slot
+        for attr, param in sub.named_parameters(recurse=False):
+            key = (id(sub), attr)
+            if key in slots:
+                slots[key].layer, slots[key].layers = (
+                    slots[key].layer or place[0],
+                    slots[key].layers or place[1],
+                )
+                continue
+            slot = _classify(prefix, sub, attr, param, widths)
+            slot.layer, slot.layers = place
+            slots[key] = slot
+    return slots
+
+
+def _classify(prefix: str, module: nn.Module, attr: str, param: Tensor, widths: set[int]) -> Slot:
+    """The role of a parameter that is not a Linear-like weight."""
+    name = f"{prefix}.{attr}".lower()
+    bias = attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
+    if is_norm(module):
+        return Slot(Role.NORM_OFFSET if bias else Role.NORM_SCALE)
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):  # the same law either way; the name tells which
+        last = prefix.rsplit(".", 1)[-1].lower()
+        return Slot(Role.POSITIONAL if any(h in last for h in ("pos", "relative", "wpe")) else Role.EMBEDDING)
+    if isinstance(module, (RNNBase, RNNCellBase)):
+        if bias:
+            return Slot(Role.BIAS)
+        return Slot(Role.RECURRENT if attr.startswith("weight_hh") else Role.RECURRENT_INPUT)
+    if bias:
+        known = isinstance(module, (nn.Linear, _ConvNd, nn.MultiheadAttention)) or is_hf_conv1d(module)
+        if known and "dt" in prefix.rsplit(".", 1)[-1]:  # Mamba dt_proj.bias: inverse-softplus of dt
+            return Slot(Role.OTHER)
+        return Slot(Role.BIAS)
+    if isinstance(module, _ConvNd):
+        return Slot(Role.CONV)
+    if isinstance(module, nn.MultiheadAttention) and attr.endswith("proj_weight"):
+        return Slot(Role.ATTENTION_QKV)
+    if isinstance(module, nn.PReLU):
+        return Slot(Role.OTHER)
+    # a parameter of a custom module: not a Linear, not a norm
+    leading_ones = param.ndim >= 2 and all(n == 1 for n in param.shape[:-2]) and param.shape[0] == 1
+    if any(h in name for h in _POSITIONAL_HINTS) or (leading_ones and int(param.shape[-1]) in widths):
+        return Slot(Role.POSITIONAL)
+    if param.ndim <= 1:
+        return Slot(Role.LAYER_SCALE if param.ndim == 1 and _small_constant(param) else Role.OTHER)
+    if "log" in name or "bias" in name:  # Mamba A_log, LeViT attention_biases: laws of their own
+        return Slot(Role.OTHER)
+    return Slot(Role.DENSE)
