@@ -37,7 +37,7 @@ MAX_SEED: Final = 2**63 - 1
 
 def dtype_name(dtype: object) -> str:
     """Canonical floating dtype name of ``dtype`` (a string or any framework's dtype object), else TypeError."""
-    name: object
+    name: str | None
     if isinstance(dtype, str):
         name = dtype
     elif isinstance(dtype, type) and issubclass(dtype, np.generic):

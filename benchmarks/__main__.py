@@ -85,6 +85,20 @@ threads took 12–20 ms instead of 4 µs, which buried every small-size ratio in
 ratio always run with the same setting. The portable-RNG section is the exception by design: it times
 NumPy and torch at 1 thread and at every core (its `threads` column), native and portable alike.
 
+**Training.** `benchmarks/training.py`: HF `GPT2LMHeadModel` (4 layers, width 256, vocab 256) on
+token sequences from a fixed sparse Markov chain, 40 AdamW steps (lr 1e-3, batch 8 × 32 tokens), and
+HF `ResNetForImageClassification` (basic blocks 16/32/64) on 32×32 class-template-plus-noise images,
+30 AdamW steps (batch 16); seeds 0 and 1. Each seed trains twice on the same batches in the same order:
+from the library's own init (`torch.manual_seed(s)`, then construction) and after
+`winit.torch.init_(model, seed=s)` with its defaults. The figure is the loss on a held-out batch.
+
+**Model-scale init.** `benchmarks/scale.py`: HF GPT-2 small (GPT2Config defaults), BERT-base
+(`BertForMaskedLM`, BertConfig defaults) and a ResNet-50-sized HF ResNet (bottleneck [3, 4, 6, 3],
+widths 256–2048). `init_` on a built model against a hand loop of `torch.nn.init` calls over the same
+parameters with the laws init_ reports (normal_/uniform_/trunc_normal_ with its std, zeros_, ones_,
+orthogonal_); then build + init_ against build on the meta device + `init_(device="cpu")`. 5
+interleaved rounds after a warm-up; ratios are medians of the paired ratios.
+
 **Import cost.** `import winit` in fresh interpreters (median of 5), split into NumPy's share and
 winit's own, with the list of non-stdlib modules it loads (no framework may be among them).
 
@@ -100,6 +114,7 @@ REQUIRES: Final[dict[str, tuple[str, ...]]] = {
     "tensorflow": ("tensorflow", "keras"),
     "jax": ("jax",),
     "flax": ("flax", "jax"),
+    "transformers": ("torch", "array_api_compat", "transformers"),
 }
 
 Job = tuple[str, str, str, list[str]]
@@ -133,6 +148,8 @@ def _worker_jobs(quick: bool) -> tuple[list[Job], list[tuple[str, str, str]]]:
                 add(backend, ("memory", f"{backend}/{who}/{law}", "benchmarks.memory", args))
     for name in ("torch", "flax"):
         add(name, ("models", name, "benchmarks.models", ["--framework", name]))
+    add("transformers", ("training", "training", "benchmarks.training", []))
+    add("transformers", ("scale", "scale", "benchmarks.scale", []))
     if cuda_device_files():
         jobs.append(("gpu", "gpu", "benchmarks.gpu", []))
     return jobs, skipped
@@ -275,6 +292,8 @@ def run(quick: bool, threads: int, budget: float, jobs: int) -> dict[str, Any]:
             elif section == "memory":
                 backend, who, law = key.split("/")
                 results["memory"].append({"backend": backend, "who": who, "law": law, "skipped": why})
+            elif section in ("training", "scale"):
+                results[section] = {"skipped": why}
             else:
                 results["models"][key] = {"framework": key, "skipped": why}
         with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
@@ -292,8 +311,8 @@ def run(quick: bool, threads: int, budget: float, jobs: int) -> dict[str, Any]:
                     results["memory"].append(out)
                 elif section == "models":
                     results["models"][key] = out
-                elif section == "portable":
-                    results["portable"] = out
+                elif section in ("portable", "training", "scale"):
+                    results[section] = out
                 else:
                     results["gpu"] = out
     results["meta"]["load_end"] = load_average()
@@ -384,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [key for key, value in results["speed"].items() if "error" in value]
     failed += [key for key, value in results["models"].items() if "error" in value]
     failed += [entry.get("who", "?") for entry in results["memory"] if "error" in entry]
+    failed += [section for section in ("training", "scale") if "error" in results.get(section, {})]
     if "error" in results.get("imports", {}) or "error" in results["gpu"]:
         failed.append("imports/gpu")
     if failed:

@@ -370,6 +370,59 @@ def gpu_targets(gpu: dict[str, Any]) -> list[Target]:
     return targets
 
 
+_TRAINING_MODELS: Final = {"gpt2": "GPT-2-style LM", "resnet": "ResNet-style classifier"}
+_SCALE_MODELS: Final = ("gpt2-small", "bert-base", "resnet-50")
+
+
+def training_targets(training: dict[str, Any], judge: bool = True) -> list[Target]:
+    """Per model: winit's default init_ ends training at a held-out loss ≤ the library's own init (mean over seeds)."""
+    targets = []
+    for key, label in _TRAINING_MODELS.items():
+        result = training.get(key, training if "skipped" in training or "error" in training else {})
+        if "mean" not in result:
+            why = result.get("skipped") or result.get("error", "not run")
+            targets.append(Target(f"training/{key}", f"{label}: winit loss ≤ library's", why, None))
+            continue
+        winit_loss, library_loss = result["mean"]["winit"], result["mean"]["library"]
+        measured = f"{winit_loss:.3f} vs {library_loss:.3f}"
+        seeds = len(result["final_loss"]["winit"])
+        goal = f"{label}: init_ default's held-out loss ≤ the library's init (mean of {seeds} seeds)"
+        if not judge:
+            targets.append(Target(f"training/{key}", goal, f"{measured} (tiny quick run: not judged)", None))
+        else:
+            targets.append(Target.judged(f"training/{key}", goal, measured, winit_loss <= library_loss))
+    return targets
+
+
+def scale_targets(scale: dict[str, Any], judge: bool = True) -> list[Target]:
+    """Per real model: init_ ≤ 1.05× a hand loop of torch.nn.init calls; meta + init_ faster than construct + init_."""
+    targets = []
+    for key in _SCALE_MODELS:
+        result = scale.get(key, scale if "skipped" in scale or "error" in scale else {})
+        if "init_over_hand" not in result:
+            why = result.get("skipped") or result.get("error", "not run")
+            targets.append(Target(f"scale/{key}", f"{key}: init_ vs hand loop, meta vs construct", why, None))
+            continue
+        pairs = (
+            (
+                "hand",
+                f"{key}: init_ / hand torch.nn.init loop ≤ {SPEED_TARGET}",
+                result["init_over_hand"],
+                SPEED_TARGET,
+            ),
+            ("meta", f"{key}: (meta + init_) / (construct + init_) < 1", result["meta_over_construct"], 1.0),
+        )
+        for suffix, goal, ratio, bound in pairs:
+            if not judge:
+                targets.append(
+                    Target(f"scale/{key}/{suffix}", goal, f"{ratio:.3f} (tiny quick run: not judged)", None)
+                )
+            else:
+                met = ratio <= bound if suffix == "hand" else ratio < bound
+                targets.append(Target.judged(f"scale/{key}/{suffix}", goal, f"{ratio:.3f}", met))
+    return targets
+
+
 def all_targets(results: dict[str, Any]) -> list[Target]:
     """Every target of the issue, in report order; a quick run judges only memory and imports (noise-proof)."""
     judge = results.get("meta", {}).get("mode") != "quick"
@@ -378,6 +431,8 @@ def all_targets(results: dict[str, Any]) -> list[Target]:
         *portable_targets(results.get("portable", {"skipped": "not run"}), judge),
         *memory_targets(results.get("memory", [])),
         *model_targets(results.get("models", {}), judge),
+        *training_targets(results.get("training", {"skipped": "not run"}), judge),
+        *scale_targets(results.get("scale", {"skipped": "not run"}), judge),
         *import_targets(results.get("imports", {"error": "not run"})),
         *gpu_targets(results.get("gpu", {"error": "not run"})),
     ]
@@ -647,6 +702,66 @@ def model_tables(models: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def training_table(training: dict[str, Any]) -> Table:
+    """Held-out loss after training from the library's init and from init_'s default, per seed and mean."""
+    table = Table(
+        "Training: library init vs winit.torch.init_ default",
+        ["model", "init", "held-out loss per seed", "mean"],
+    )
+    notes = []
+    for key, label in _TRAINING_MODELS.items():
+        result = training.get(key, {})
+        if "mean" not in result:
+            notes.append(
+                f"{label}: {result.get('skipped') or result.get('error') or training.get('skipped', 'not run')}"
+            )
+            continue
+        for who, name in (("library", "library's own"), ("winit", "init_(model, seed=s)")):
+            losses = ", ".join(f"{value:.3f}" for value in result["final_loss"][who])
+            table.rows.append([label, name, losses, f"{result['mean'][who]:.3f}"])
+        setup = result["setup"]
+        notes.append(
+            f"{label}: {result['parameters']:,} parameters, {setup['steps']} AdamW steps (lr {result['lr']:g}), "
+            f"batch {setup['batch']}, {result['seconds']:.0f} s"
+        )
+    table.note = "; ".join(notes)
+    return table
+
+
+def scale_table(scale: dict[str, Any]) -> Table:
+    """init_ vs a hand torch.nn.init loop, and construct + init_ vs meta + init_, on real model sizes."""
+    table = Table(
+        "Model-scale init (HF models)",
+        [
+            "model",
+            "parameters",
+            "init_ s",
+            "hand loop s",
+            "init_/hand",
+            "construct+init_ s",
+            "meta+init_ s",
+            "meta/construct",
+        ],
+    )
+    notes = []
+    for key in _SCALE_MODELS:
+        result = scale.get(key, {})
+        if "timings" not in result:
+            notes.append(
+                f"{key}: {result.get('skipped') or result.get('error') or scale.get('skipped', 'not run')}"
+            )
+            continue
+        t = result["timings"]
+        table.rows.append([
+            key, f"{result['parameters']:,}", f"{t['init_']['median']:.3f}", f"{t['hand']['median']:.3f}",
+            f"{result['init_over_hand']:.3f}", f"{t['construct']['median']:.3f}", f"{t['meta']['median']:.3f}",
+            f"{result['meta_over_construct']:.3f}",
+        ])  # fmt: skip
+    notes.append("ratios are medians of paired rounds (interleaved, order alternating)")
+    table.note = "; ".join(notes)
+    return table
+
+
 def import_table(imports: dict[str, Any]) -> Table:
     """Cold ``import winit`` time, NumPy's share, winit's own, and the non-stdlib modules it loads."""
     table = Table("import winit (fresh interpreter, median)", ["figure", "value"])
@@ -719,6 +834,8 @@ def tables(results: dict[str, Any], targets: list[Target]) -> list[Table]:
         portable_table(results.get("portable", {"skipped": "not run"})),
         memory_table(results.get("memory", [])),
         *model_tables(results.get("models", {})),
+        training_table(results.get("training", {"skipped": "not run"})),
+        scale_table(results.get("scale", {"skipped": "not run"})),
         import_table(results.get("imports", {"error": "not run"})),
         gpu_table(results.get("gpu", {})),
         target_table(targets),

@@ -232,8 +232,74 @@ def test_diagnose_leaves_grads_mode_and_hooks_alone(torch_modules: Any) -> None:
     found = wt.diagnose(model, _images(torch))
     assert all(p.grad is None for p in model.parameters())
     assert not model.training
-    assert all(not m._forward_hooks for m in model.modules())
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     assert math.isfinite(found.loss)
+
+
+def _hf_resnet(torch: Any) -> Any:
+    """HF ResNetForImageClassification, tiny config: every block ends in `hidden_state += residual`."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ResNetConfig(
+        num_channels=3,
+        embedding_size=8,
+        hidden_sizes=[8, 16],
+        depths=[1, 1],
+        layer_type="basic",
+        num_labels=3,
+    )
+    torch.manual_seed(0)
+    return transformers.ResNetForImageClassification(config)
+
+
+def _inplace_mlp(torch: Any) -> Any:
+    nn = torch.nn
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(16, 64), nn.BatchNorm1d(64), nn.ReLU(inplace=True), nn.Linear(64, 64), nn.BatchNorm1d(64),
+        nn.ReLU(inplace=True), nn.Linear(64, 4),
+    )  # fmt: skip
+
+
+def test_in_place_ops_after_a_layer_do_not_change_its_statistics(torch_modules: Any) -> None:
+    torch, wt = torch_modules
+    # train mode: BatchNorm normalizes with the batch's own statistics, so its output has mean 0,
+    # std √(var/(var+eps)) ≈ 1 exactly; ReLU(inplace=True) / `+= residual` then overwrite that tensor.
+    model = _inplace_mlp(torch).train()
+    found = wt.diagnose(model, torch.randn(64, 16, generator=torch.Generator().manual_seed(0)))
+    norms = [layer for layer in found.layers if layer.kind == "BatchNorm1d"]
+    assert len(norms) == 2
+    for layer in norms:
+        assert abs(layer.mean) < 1e-5 and layer.std == pytest.approx(1.0, abs=1e-3), layer
+    relus = [layer for layer in found.layers if layer.kind == "ReLU"]
+    # each ReLU's input std is read before it rewrites its input in place: the BatchNorm's ≈ 1
+    assert all(layer.input_std == pytest.approx(1.0, abs=1e-3) for layer in relus), relus
+    assert all(layer.mean > 0.3 for layer in relus)  # E[max(0, z)] = 0.40 for z ~ N(0, 1)
+
+    resnet = _hf_resnet(torch).train()
+    found = wt.diagnose(resnet, torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    norms = [layer for layer in found.layers if layer.kind == "BatchNorm2d"]
+    assert len(norms) == 6  # embedder, 2 per basic block, 1 per projection shortcut
+    for layer in norms:
+        assert abs(layer.mean) < 1e-5 and layer.std == pytest.approx(1.0, abs=1e-3), layer
+
+
+@pytest.mark.parametrize("build", [_hf_resnet, _inplace_mlp], ids=["hf-resnet", "inplace-mlp"])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_diagnose_leaves_every_buffer_and_parameter_as_it_found_it(
+    torch_modules: Any, build: Any, train: bool
+) -> None:
+    torch, wt = torch_modules
+    model = build(torch).train(train)
+    shape = (32, 16) if isinstance(model, torch.nn.Sequential) else (4, 3, 32, 32)
+    inputs = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    before = {key: value.clone() for key, value in model.state_dict().items()}
+    assert any("running_mean" in key for key in before)
+    wt.diagnose(model, inputs)
+    after = model.state_dict()
+    assert list(after) == list(before)
+    changed = [key for key in before if not torch.equal(before[key], after[key])]
+    assert not changed
+    assert model.training is train
 
 
 def test_custom_loss_fn_drives_the_gradients(torch_modules: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -156,21 +157,49 @@ def test_lsuv_restores_the_mode_and_creates_no_grads(task: Any) -> None:
     assert all(not m._forward_hooks for m in model.modules())
 
 
-@pytest.mark.parametrize(("activation", "lr", "steps"), [(nn.Tanh, 0.05, 60), (nn.ReLU, 0.1, 100)])
-def test_lsuv_trains_faster_than_small_random_init(
-    activation: type[nn.Module], lr: float, steps: int, task: Any
-) -> None:
-    torch.manual_seed(0)
-    model = mlp(activation)
-    wt.lsuv_(model, task[0][:128])
-    lsuv_loss = train(model, task, steps, lr)
-    torch.manual_seed(0)
-    model = mlp(activation)
-    wt.init_(model, winit.get("random_normal").with_(stddev=0.01), seed=0)
-    small_loss = train(model, task, steps, lr)
+def first_layer_gradient(model: nn.Module, task: tuple[Any, Any]) -> float:
+    """‖∂ cross-entropy / ∂ W₁‖ on the whole set: how much error signal reaches the first layer."""
+    x, y = task
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    grad = model[0].weight.grad
+    assert grad is not None
+    return float(grad.norm())
+
+
+# A 100-step training result of a 20-layer net is a knife edge of floating-point order: the same
+# seed's final loss moves by up to 0.5 between ATEN_CPU_CAPABILITY=default and avx2 (deep ReLU nets
+# under SGD are chaotic: measured 0.88–1.43 over 5 seeds and both capabilities, one run above ln 4).
+# So the tests assert what is robust: the tanh loss over several seeds with a wide margin, and for
+# both activations the gradient that reaches the first layer, which does not depend on summation order
+# beyond round-off (equal to 6 digits across capabilities). tests/test_cpu_capabilities.py reruns this
+# file under each capability the CPU has.
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lsuv_tanh_trains_far_below_chance_where_small_random_init_stays_at_it(seed: int, task: Any) -> None:
+    torch.manual_seed(seed)
+    model = mlp(nn.Tanh)
+    wt.lsuv_(model, task[0][:128], seed=seed)
+    lsuv_loss = train(model, task, 60, 0.05)
+    # measured over seeds 0-4, identical to 3 decimals under default and avx2: 0.135-0.190
+    assert lsuv_loss < 0.6
+    torch.manual_seed(seed)
+    model = mlp(nn.Tanh)
+    wt.init_(model, winit.get("random_normal").with_(stddev=0.01), seed=seed)
     # N(0, 0.01) over 20 layers passes no signal: the loss stays at ln(4) = 1.386
-    assert small_loss == pytest.approx(1.386, abs=0.01)
-    assert lsuv_loss < small_loss - 0.3  # measured: tanh 0.15, ReLU 0.88
+    assert train(model, task, 60, 0.05) == pytest.approx(math.log(CLASSES), abs=0.01)
+
+
+@pytest.mark.parametrize("activation", [nn.Tanh, nn.ReLU])
+def test_lsuv_carries_the_error_signal_to_the_first_layer(activation: type[nn.Module], task: Any) -> None:
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = mlp(activation)
+        wt.lsuv_(model, task[0][:128], seed=seed)
+        # measured over seeds 0-4: tanh 2.39-2.94, ReLU 0.50-1.13 (both capabilities alike)
+        assert first_layer_gradient(model, task) > 0.25, (activation, seed)
+        wt.init_(model, winit.get("random_normal").with_(stddev=0.01), seed=seed)
+        # 20 layers of N(0, 0.01) at width 32 shrink the backward signal by ~0.06 each: nothing arrives
+        assert first_layer_gradient(model, task) < 1e-12, (activation, seed)
 
 
 def test_lsuv_rejects_bad_arguments(task: Any) -> None:
@@ -185,3 +214,113 @@ def test_lsuv_rejects_bad_arguments(task: Any) -> None:
         wt.lsuv_(nn.Sequential(nn.ReLU()), task[0][:8])
     with pytest.raises(TypeError, match="Module"):
         wt.lsuv_(lambda x: x, task[0][:8])
+
+
+# -- real models: HF Conv1D, ties, what is skipped --------------------------------------------------------
+def _layer_variances(model: nn.Module, batch: Any, names: list[str]) -> dict[str, float]:
+    """Population variance of each named module's output on ``batch`` (first call), measured independently."""
+    found: dict[str, float] = {}
+    modules = dict(model.named_modules())
+
+    def record(name: str) -> Any:
+        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
+            found.setdefault(name, float(output.double().var(correction=0)))
+
+        return hook
+
+    handles = [modules[name].register_forward_hook(record(name)) for name in names]
+    with torch.no_grad():
+        model.eval()(batch)
+    for handle in handles:
+        handle.remove()
+    return found
+
+
+def test_lsuv_on_hf_gpt2_rescales_every_conv1d_and_never_writes_the_tied_embedding() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=100, n_positions=32,
+                                     bos_token_id=0, eos_token_id=0)  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config)
+    assert model.lm_head.weight is model.transformer.wte.weight  # tied, as GPT-2 ships
+    embeddings = {
+        key: value.clone()
+        for key, value in model.state_dict().items()
+        if key.endswith(("wte.weight", "wpe.weight"))
+    }
+    ids = torch.randint(0, 100, (8, 16), generator=torch.Generator().manual_seed(0))
+    _, report = wt.lsuv_(model, ids)
+    conv1d = [name for name, module in model.named_modules() if type(module).__name__ == "Conv1D"]
+    assert len(conv1d) == 8  # c_attn, attn.c_proj, c_fc, mlp.c_proj per block
+    assert [record.name for record in report] == conv1d  # forward order is module order here
+    assert report.converged
+    after = _layer_variances(model, ids, conv1d)
+    assert all(abs(value - 1.0) <= 0.1 for value in after.values()), after
+    for key, value in embeddings.items():
+        assert torch.equal(model.state_dict()[key], value), key  # wte keeps std 0.02
+    skipped = {skip.name: skip.reason for skip in report.skipped}
+    assert set(skipped) == {"lm_head", "transformer.wte", "transformer.wpe"}
+    assert "tied to embedding 'transformer.wte'" in skipped["lm_head"]
+    assert "lm_head" in str(report) and "skipped" in str(report)
+
+
+def test_lsuv_on_hf_resnet_rescales_every_conv_and_the_head() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ResNetConfig(
+        num_channels=3,
+        embedding_size=8,
+        hidden_sizes=[8, 16],
+        depths=[1, 1],
+        layer_type="basic",
+        num_labels=3,
+    )
+    torch.manual_seed(0)
+    model = transformers.ResNetForImageClassification(config)
+    images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    _, report = wt.lsuv_(model, images)
+    weighted = [name for name, module in model.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))]
+    assert sorted(record.name for record in report) == sorted(weighted)
+    assert report.converged and not report.skipped
+    after = _layer_variances(model, images, weighted)
+    assert all(abs(value - 1.0) <= 0.1 for value in after.values()), after
+
+
+def test_lsuv_reports_what_it_cannot_rescale() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(10, 8)
+            self.attention = nn.MultiheadAttention(8, 2, batch_first=True)  # out_proj is never called
+            self.norm_linear = torch.nn.utils.parametrizations.weight_norm(nn.Linear(8, 8))
+            self.unused = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 10)
+            self.twin = nn.Linear(8, 10)
+            self.twin.weight = self.head.weight  # the same weight in two layers: rescaled once
+
+        def forward(self, ids: Any) -> Any:
+            h = self.embed(ids)
+            h = self.norm_linear(self.attention(h, h, h)[0])
+            return self.head(h) + self.twin(h)
+
+    model = Net()
+    norm_weight = model.norm_linear.weight.detach().clone()
+    _, report = wt.lsuv_(model, torch.randint(0, 10, (4, 5), generator=torch.Generator().manual_seed(0)))
+    assert [record.name for record in report] == ["head"]
+    reasons = {skip.name: skip.reason for skip in report.skipped}
+    assert set(reasons) == {
+        "embed",
+        "attention.in_proj_weight",
+        "attention.out_proj",
+        "norm_linear",
+        "unused",
+        "twin",
+    }
+    assert "not called" in reasons["attention.out_proj"] and "not called" in reasons["unused"]
+    assert "MultiheadAttention" in reasons["attention.in_proj_weight"]
+    assert "parametrization" in reasons["norm_linear"]
+    assert "same weight as 'head'" in reasons["twin"]
+    assert torch.equal(model.norm_linear.weight, norm_weight)
+    with pytest.raises(ValueError, match="tied to embedding '0'"):
+        tied = nn.Sequential(nn.Embedding(10, 8), nn.Linear(8, 10))
+        tied[1].weight = tied[0].weight
+        wt.lsuv_(tied, torch.zeros(2, 3, dtype=torch.long))

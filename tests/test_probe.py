@@ -125,11 +125,22 @@ def test_good_inits_train_faster_than_small_normal(backend: str) -> None:
     assert len(small.losses) == 60
     for label in ("glorot", "he"):
         final = tanh[label].final_loss
+        # measured over seeds 0-4: glorot 0.60-0.79, he 0.31-0.68 (torch default/avx2, numpy)
         assert final is not None and final < small.final_loss - 0.3, tanh.final_losses
-    relu = probe("relu", depth=DEPTH, width=WIDTH, batch=128, backend=backend,
-                 schemes=["N(0,0.01)", "he"], train_steps=200, lr=0.05)  # fmt: skip
-    he, small_relu = relu.final_losses["he"], relu.final_losses["N(0,0.01)"]
-    assert he is not None and small_relu is not None and he < small_relu - 0.3, relu.final_losses
+    # 200 SGD steps of a 20-layer ReLU net are chaotic: one seed's final He loss moves by up to 0.3
+    # with the order of float sums (ATEN_CPU_CAPABILITY default vs avx2). Measured over seeds 0-4:
+    # torch 0.71-1.03 (default and avx2), numpy 0.76-0.84; so the bound is on the mean of three seeds
+    # (0.79-0.86 measured) with a margin, and each seed only has to be clearly below chance.
+    losses = []
+    for seed in range(3):
+        relu = probe("relu", depth=DEPTH, width=WIDTH, batch=128, backend=backend, seed=seed,
+                     schemes=["N(0,0.01)", "he"] if seed == 0 else ["he"], train_steps=200, lr=0.05)  # fmt: skip
+        if seed == 0:
+            assert relu.final_losses["N(0,0.01)"] == pytest.approx(math.log(4), abs=0.01)
+        he = relu.final_losses["he"]
+        assert he is not None and he < math.log(4) - 0.1, (seed, relu.final_losses)
+        losses.append(he)
+    assert sum(losses) / len(losses) < math.log(4) - 0.25, losses
 
 
 def test_untrained_probe_has_no_losses() -> None:

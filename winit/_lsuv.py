@@ -1,8 +1,12 @@
 """LSUV (Mishkin & Matas, "All you need is a good init", ICLR 2016) for torch models.
 
-Orthogonal pre-init of every Linear/Conv weight through winit's ``orthogonal`` scheme (biases 0),
-then, layer by layer in the order the forward pass calls them, ``W ← W / std(output)`` on one batch
-until ``|var(output) − 1| ≤ tol`` or ``max_iter`` rescales. Reference: ducha-aiki/LSUV-pytorch.
+Orthogonal pre-init of every weight layer (Linear, Conv, ConvTranspose, HF ``Conv1D``) through winit's
+``orthogonal`` scheme (biases 0), then, layer by layer in the order the forward pass calls them,
+``W ← W / std(output)`` on one batch until ``|var(output) − 1| ≤ tol`` or ``max_iter`` rescales.
+Reference: ducha-aiki/LSUV-pytorch. A weight LSUV must not or cannot rescale is left untouched and
+reported with the reason: one shared with an embedding (a tied LM head: rescaling it would rescale
+the input embedding), one computed by a parametrization, a layer the forward pass never calls, and
+any other ≥ 2-D parameter of a module that has no output of its own to measure.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from typing import Any, Final
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.conv import _ConvNd, _ConvTransposeNd
+from torch.nn.utils.parametrize import ParametrizationList
 
 from winit._registry import get
 from winit._validate import integer, real
 from winit.backends.torch import ADAPTER
 from winit.diagnose import text_table
+
+#: embedding-like modules: their weight is a lookup table, and a layer sharing it (a tied head) is left alone.
+_EMBEDDINGS: Final = (nn.Embedding, nn.EmbeddingBag)
 
 _HEADERS: Final = ("layer", "kind", "iterations", "variance before", "variance after", "converged")
 _NUMERIC: Final = frozenset({"iterations", "variance before", "variance after"})
@@ -43,12 +51,22 @@ class LSUVRecord:
         )  # fmt: skip
 
 
-class LSUVReport:
-    """The LSUV rows in the order the layers were processed; ``str()`` is a plain-text table."""
+@dataclass(frozen=True)
+class LSUVSkip:
+    """A weight LSUV left untouched: the layer (or parameter) name, its module's class and why."""
 
-    def __init__(self, records: Iterable[LSUVRecord], tol: float) -> None:
+    name: str
+    kind: str
+    reason: str
+
+
+class LSUVReport:
+    """The LSUV rows in the order the layers were processed, then the skipped weights; ``str()`` is a table."""
+
+    def __init__(self, records: Iterable[LSUVRecord], tol: float, skipped: Iterable[LSUVSkip] = ()) -> None:
         self.records: tuple[LSUVRecord, ...] = tuple(records)
         self.tol = tol
+        self.skipped: tuple[LSUVSkip, ...] = tuple(skipped)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -76,16 +94,106 @@ class LSUVReport:
         return all(record.converged for record in self.records)
 
     def __repr__(self) -> str:
-        return f"LSUVReport({len(self.records)} layers, tol={self.tol:g}, converged={self.converged})"
+        return (
+            f"LSUVReport({len(self.records)} layers, {len(self.skipped)} skipped, tol={self.tol:g}, "
+            f"converged={self.converged})"
+        )
 
     def __str__(self) -> str:
-        return text_table(_HEADERS, [record.cells() for record in self.records], _NUMERIC)
+        table = text_table(_HEADERS, [record.cells() for record in self.records], _NUMERIC)
+        skipped = [f"  {skip.name} ({skip.kind}): {skip.reason}" for skip in self.skipped]
+        return "\n".join([table, "skipped:", *skipped]) if skipped else table
 
 
 def _weight(module: nn.Module) -> Tensor:
     weight = module.weight
-    assert isinstance(weight, Tensor)  # Linear and Conv always have one
+    assert isinstance(weight, Tensor)  # every layer _layout accepts has one
     return weight
+
+
+def _is_hf_conv1d(module: nn.Module) -> bool:
+    """transformers' ``Conv1D`` (GPT-2 family): a Linear whose weight is stored (in, out) = (nx, nf)."""
+    weight = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D"
+        and isinstance(weight, Tensor)
+        and tuple(weight.shape) == (getattr(module, "nx", None), getattr(module, "nf", None))
+    )
+
+
+def _layout(module: nn.Module) -> str | None:
+    """The weight layout of a layer LSUV rescales, or None for any other module."""
+    if isinstance(module, _ConvTransposeNd) or _is_hf_conv1d(module):
+        return "torch_transpose"  # (in, out, *kernel); HF Conv1D is the 2-D case
+    if isinstance(module, (nn.Linear, _ConvNd)):
+        return "torch"
+    return None
+
+
+def _storage(tensor: Tensor) -> tuple[str, int]:
+    """What two tied parameters share: their storage (the object itself where there is none, e.g. meta)."""
+    pointer = tensor.untyped_storage().data_ptr() if tensor.device.type != "meta" else 0
+    return str(tensor.device), pointer or id(tensor)
+
+
+def _select(
+    model: nn.Module,
+) -> tuple[dict[nn.Module, str], dict[nn.Module, str], list[LSUVSkip]]:
+    """(layers to process → name, their layouts, skipped weights with reasons), in module order."""
+    names = {module: name for name, module in model.named_modules()}
+    owners: dict[tuple[str, int], list[nn.Module]] = {}
+    for module in names:
+        for parameter in module._parameters.values():
+            if parameter is not None:
+                owners.setdefault(_storage(parameter), []).append(module)
+    layers: dict[nn.Module, str] = {}
+    layouts: dict[nn.Module, str] = {}
+    skipped: list[LSUVSkip] = []
+    claimed: dict[tuple[str, int], nn.Module] = {}
+    for module, name in names.items():
+        kind = type(module).__name__
+        layout = _layout(module)
+        if layout is None:
+            if isinstance(module, _EMBEDDINGS):
+                skipped.append(LSUVSkip(name, kind, "embedding: a lookup table, not a layer LSUV rescales"))
+                continue
+            if isinstance(module, ParametrizationList):
+                continue  # the originals of a parametrized weight: its layer's row says why
+            for key, parameter in module._parameters.items():
+                if parameter is not None and parameter.ndim >= 2:
+                    skipped.append(
+                        LSUVSkip(f"{name}.{key}" if name else key, kind,
+                                 f"{kind} is not a Linear, Conv or HF Conv1D layer: no output of its own to measure")
+                    )  # fmt: skip
+            continue
+        weight = module.weight
+        if not isinstance(weight, nn.Parameter):
+            skipped.append(LSUVSkip(name, kind, "weight is computed (a parametrization or weight_norm)"))
+            continue
+        if isinstance(weight, nn.parameter.UninitializedParameter):
+            skipped.append(
+                LSUVSkip(name, kind, "lazy weight not materialized yet: run one forward pass first")
+            )
+            continue
+        storage = _storage(weight)
+        sharing = [other for other in owners[storage] if other is not module]
+        embedding = next((other for other in sharing if isinstance(other, _EMBEDDINGS)), None)
+        foreign = next((other for other in sharing if _layout(other) is None), None)
+        if embedding is not None:
+            reason = (
+                f"weight tied to embedding {names[embedding]!r}: rescaling it would rescale the embedding"
+            )
+        elif foreign is not None:
+            reason = f"weight shared with {names[foreign]!r} ({type(foreign).__name__}), which LSUV does not rescale"
+        elif storage in claimed:
+            reason = f"same weight as {names[claimed[storage]]!r}, processed there"
+        else:
+            claimed[storage] = module
+            layers[module] = name
+            layouts[module] = layout
+            continue
+        skipped.append(LSUVSkip(name, kind, reason))
+    return layers, layouts, skipped
 
 
 def _forward(model: nn.Module, batch: Any) -> None:
@@ -138,11 +246,15 @@ def lsuv_(
     max_iter: int = 10,
     seed: int | None = 0,
 ) -> tuple[nn.Module, LSUVReport]:
-    """LSUV in place: orthogonal W (bias 0), then per Linear/Conv layer W ← W/√var(out) until |var(out) − 1| ≤ tol.
+    """LSUV in place: orthogonal W (bias 0), then per weight layer W ← W/√var(out) until |var(out) − 1| ≤ tol.
 
-    Layers are visited in forward-call order (a layer the forward pass never calls keeps its
-    orthogonal init and has no row); each gets at most ``max_iter`` rescales, and the report
-    gives the rescales per layer with the output variance before and after. ``batch`` is a tensor, a
+    Weight layers are Linear, Conv, ConvTranspose and HF ``Conv1D`` (weight stored (in, out)).
+    Layers are visited in forward-call order; each gets at most ``max_iter`` rescales, and the
+    report gives the rescales per layer with the output variance before and after, and in
+    ``report.skipped`` every weight left alone with the reason: a weight tied to an embedding (a
+    tied LM head is never written, so the embedding keeps its values), a parametrized weight, a
+    layer the forward pass never calls (it keeps the orthogonal pre-init), embeddings, and ≥ 2-D
+    parameters of other modules (``MultiheadAttention.in_proj_weight``, RNNs, ...). ``batch`` is a tensor, a
     tuple of positional arguments or a dict of keyword arguments. The forward passes run under
     ``torch.no_grad`` in eval mode (no dropout, BatchNorm on its running statistics, which stay
     unchanged); the model's mode is restored afterwards. ``seed`` seeds the orthogonal draws (one
@@ -152,11 +264,13 @@ def lsuv_(
         raise TypeError(f"lsuv_ needs a torch.nn.Module, got {type(model).__name__}")
     tol = real("tol", tol, positive=True)
     max_iter = integer("max_iter", max_iter, minimum=1)
-    layers: dict[nn.Module, str] = {
-        module: name for name, module in model.named_modules() if isinstance(module, (nn.Linear, _ConvNd))
-    }
+    layers, layouts, skipped = _select(model)
     if not layers:
-        raise ValueError(f"lsuv_ rescales nn.Linear and nn.Conv*d layers; {type(model).__name__} has none")
+        why = "".join(f"; {skip.name}: {skip.reason}" for skip in skipped)
+        raise ValueError(
+            f"lsuv_ rescales nn.Linear, nn.Conv*d and HF Conv1D layers; {type(model).__name__} has none "
+            f"it can rescale{why}"
+        )
     generator = None
     if seed is not None:
         generator = torch.Generator(device=_weight(next(iter(layers))).device).manual_seed(
@@ -170,12 +284,16 @@ def lsuv_(
         with torch.no_grad():
             for module in layers:
                 weight = _weight(module)
-                layout = "torch_transpose" if isinstance(module, _ConvTransposeNd) else "torch"
-                ADAPTER.realize_into(orthogonal.plan(tuple(weight.shape), layout), weight, generator)
+                ADAPTER.realize_into(orthogonal.plan(tuple(weight.shape), layouts[module]), weight, generator)
                 bias = getattr(module, "bias", None)
                 if isinstance(bias, Tensor):
                     bias.zero_()
-            for module in _call_order(model, batch, layers):
+            called = _call_order(model, batch, layers)
+            skipped += [
+                LSUVSkip(name, type(module).__name__, "not called by the forward pass (orthogonal pre-init only)")
+                for module, name in layers.items() if module not in called
+            ]  # fmt: skip
+            for module in called:
                 weight = _weight(module)
                 variance = before = _output_variance(model, batch, module)
                 iterations = 0
@@ -189,4 +307,4 @@ def lsuv_(
                 )  # fmt: skip
     finally:
         model.train(was_training)
-    return model, LSUVReport(records, tol)
+    return model, LSUVReport(records, tol, skipped)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -223,8 +223,7 @@ def layer_stats(
         dead = float(np.mean(np.all(_units_view(values, unit_axis) == 0.0, axis=0)))
     grad_norm = None
     if grad is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            grad_norm = float(np.linalg.norm(np.asarray(grad, dtype=np.float64).ravel()))
+        grad_norm = _norm(grad)
         finite = finite and math.isfinite(grad_norm)
     units = _units_view(values, unit_axis).shape[1]
     return LayerStats(
@@ -240,6 +239,12 @@ def layer_stats(
         identical=units_identical(values, unit_axis),
         finite=finite,
     )
+
+
+def _norm(grad: np.ndarray) -> float:
+    """Frobenius norm in float64 (inf when it overflows even there)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.linalg.norm(np.asarray(grad, dtype=np.float64).ravel()))
 
 
 def histogram(output: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -358,10 +363,12 @@ def diagnose_torch(
     ``loss_fn(output) -> scalar``; the default is ⟨output, r⟩ averaged over the batch with
     r ~ N(0, 1) drawn once from ``seed``: a label-free error signal of unit size, so each weight
     gradient shows how the model carries it back. Gradients come from ``torch.autograd.grad``, so
-    parameters' ``.grad`` stay untouched; the model's train/eval mode is left as it is. Per leaf
-    module (in call order): output mean/std, saturation (Tanh, Sigmoid), dead units (ReLU), the norm
-    of the module's ``weight`` gradient and identical units (channels of a ≥ 3-D output, features
-    after Linear/Embedding/LayerNorm); the verdict follows the rules in this module's docstring.
+    parameters' ``.grad`` stay untouched; the model's train/eval mode is left as it is, and every
+    buffer (BatchNorm's running statistics in train mode) is put back as it was. Per leaf module (in
+    call order), measured inside its hook so later in-place ops cannot change it: output mean/std,
+    saturation (Tanh, Sigmoid), dead units (ReLU), the norm of the module's ``weight`` gradient and
+    identical units (channels of a ≥ 3-D output, features after Linear/Embedding/LayerNorm); the
+    verdict follows the rules in this module's docstring.
     Activations applied as functions (``F.relu``) are not modules, so they have no row of their own.
     """
     import torch
@@ -380,22 +387,59 @@ def diagnose_torch(
     data = _first_tensor((args, kwargs), torch, floating=True)
     input_std = _tensor_std(data) if data is not None else 1.0
 
-    calls: list[tuple[str, Any, Any, float]] = []  # (name, module, output, input std)
+    # Statistics are taken inside the hooks: an in-place op after a layer (ReLU(inplace=True), a
+    # residual `x += shortcut`) rewrites the very tensor the layer returned, so reading it after the
+    # pass would describe the later op instead.
+    calls: list[tuple[LayerStats, Any]] = []  # (statistics without the gradient, module)
+    histograms: list[tuple[np.ndarray, np.ndarray]] = []
+    axes: list[tuple[tuple[int, ...], int]] = []  # (output shape, unit axis) of every recorded call
     counts: dict[str, int] = {}
+    source_stds: dict[int, list[float]] = {}  # id(module) -> input stds taken before it ran, in call order
+
+    def record_input(module: Any, hook_inputs: Any) -> None:
+        # Before the module runs: an in-place module (ReLU(inplace=True)) overwrites its own input.
+        source = _first_tensor(hook_inputs, torch, floating=True)
+        source_stds.setdefault(id(module), []).append(input_std if source is None else _tensor_std(source))
 
     def record(name: str) -> Callable[..., None]:
-        def hook(module: Any, hook_inputs: Any, output: Any) -> None:
+        def hook(module: Any, _hook_inputs: Any, output: Any) -> None:
+            pending = source_stds.get(id(module))
+            source_std = pending.pop() if pending else input_std
             tensor = _first_tensor(output, torch, floating=True)
             if tensor is None:
                 return
             counts[name] = counts.get(name, 0) + 1
             label = name if counts[name] == 1 else f"{name}#{counts[name]}"
-            source = _first_tensor(hook_inputs, torch, floating=True)
-            calls.append((label, module, tensor, input_std if source is None else _tensor_std(source)))
+            kind = type(module).__name__
+            shape = tuple(tensor.shape)
+            if kind in _TORCH_LAST_AXIS or tensor.ndim <= 2:
+                unit_axis = -1
+            elif kind in _TORCH_ELEMENTWISE and axes and axes[-1][0] == shape:
+                unit_axis = axes[-1][1]
+            else:
+                unit_axis = 1
+            axes.append((shape, unit_axis))
+            values = tensor.detach().float().cpu().numpy()
+            stats = layer_stats(
+                label, kind, values, input_std=source_std, activation=_TORCH_ACTIVATIONS.get(kind),
+                unit_axis=unit_axis,
+            )  # fmt: skip
+            calls.append((stats, module))
+            histograms.append(histogram(values))
 
         return hook
 
-    handles = [module.register_forward_hook(record(name)) for name, module in leaves]
+    # Train mode updates BatchNorm's running statistics (and other modules their buffers) during the
+    # pass; a diagnosis must leave the model as it found it, so every buffer is put back afterwards.
+    # Restored by slot, not just by value: a forward that rebinds a buffer (a recomputed cache) is undone too.
+    saved = [
+        (module._buffers, key, buffer, buffer.detach().clone())
+        for module in model.modules()
+        for key, buffer in module._buffers.items()
+        if buffer is not None
+    ]
+    handles = [module.register_forward_pre_hook(record_input) for _, module in leaves]
+    handles += [module.register_forward_hook(record(name)) for name, module in leaves]
     try:
         with torch.enable_grad():
             output = model(*args, **kwargs)
@@ -412,7 +456,7 @@ def diagnose_torch(
                 loss = loss_fn(output)
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                 raise ValueError(f"loss_fn must return a scalar tensor, got {loss!r}")
-            weights = {id(m): m.weight for _, m, _, _ in calls
+            weights = {id(m): m.weight for _, m in calls
                        if isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.requires_grad}  # fmt: skip
             grads = (
                 torch.autograd.grad(loss, list(weights.values()), allow_unused=True, retain_graph=False)
@@ -422,27 +466,17 @@ def diagnose_torch(
     finally:
         for handle in handles:
             handle.remove()
+        with torch.no_grad():
+            for slots, key, buffer, value in saved:
+                slots[key] = buffer
+                buffer.copy_(value)
     grad_of = dict(zip(weights, grads, strict=False))
 
-    layers, histograms = [], []
-    axes: list[tuple[tuple[int, ...], int]] = []
-    for label, module, tensor, source_std in calls:
-        kind = type(module).__name__
-        shape = tuple(tensor.shape)
-        if kind in _TORCH_LAST_AXIS or tensor.ndim <= 2:
-            unit_axis = -1
-        elif kind in _TORCH_ELEMENTWISE and axes and axes[-1][0] == shape:
-            unit_axis = axes[-1][1]
-        else:
-            unit_axis = 1
-        axes.append((shape, unit_axis))
+    layers = []
+    for stats, module in calls:
         grad = grad_of.get(id(module))
-        values = tensor.detach().float().cpu().numpy()
-        layers.append(
-            layer_stats(
-                label, kind, values, input_std=source_std, activation=_TORCH_ACTIVATIONS.get(kind),
-                grad=None if grad is None else grad.detach().double().cpu().numpy(), unit_axis=unit_axis,
-            )
-        )  # fmt: skip
-        histograms.append(histogram(values))
+        if grad is not None:
+            norm = _norm(grad.detach().double().cpu().numpy())
+            stats = replace(stats, grad_norm=norm, finite=stats.finite and math.isfinite(norm))
+        layers.append(stats)
     return diagnosis(layers, input_std, float(loss.detach()), histograms)
