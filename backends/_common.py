@@ -451,6 +451,15 @@ def tail_proposal(lower: float, upper: float) -> str:
     return "exponential" if log_ratio > 0 else "uniform"
 
 
+def uniform_acceptance(lower: float, upper: float) -> float:
+    """Acceptance rate of U(lower, upper) proposals for N(0, 1) on the window: Φ(window)·√(2π)·e^(m²/2)/width."""
+    nearest = min(max(0.0, lower), upper)
+    mass = normal_mass(lower, upper)
+    if mass < 1e-300 or abs(nearest) > 37.0:  # e^(m²/2) overflows where the mass underflows
+        return 0.0
+    return mass * math.sqrt(2.0 * math.pi) * math.exp(0.5 * nearest * nearest) / (upper - lower)
+
+
 def rejection_truncated_normal(
     xp: Any,
     standard_normal: Callable[[int], Any],

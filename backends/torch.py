@@ -16,7 +16,15 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from winit._laws import TruncatedNormal
 from winit._schemes import Plan
 
-from ._common import check_fits, check_seed, dtype_name, rejection_truncated_normal, sample, tail_proposal
+from ._common import (
+    check_fits,
+    check_seed,
+    dtype_name,
+    rejection_truncated_normal,
+    sample,
+    tail_proposal,
+    uniform_acceptance,
+)
 
 _WIDE = (torch.float32, torch.float64)
 
@@ -97,10 +105,15 @@ class TorchAdapter:
         self, rng: torch.Generator | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
         law: TruncatedNormal, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
-        proposal = tail_proposal(law.lower, law.upper)
-        if law.sigma != 0 and (proposal == "exponential" or (proposal == "uniform" and dtype not in _WIDE)):
-            # torch's thin-window sampler proposes U(a, b) in the tensor's dtype and accepts with
-            # log(u) of a uniform that can be 0: it hangs on far windows and leaks values there.
+        thin = tail_proposal(law.lower, law.upper) != "normal"
+        if (
+            law.sigma != 0
+            and thin
+            and (dtype not in _WIDE or uniform_acceptance(law.lower, law.upper) < 0.25)
+        ):
+            # torch's thin-window sampler proposes U(a, b) in the tensor's dtype and accepts with log(u) of
+            # a uniform that can be 0: it hangs on far windows and leaks values into thin ones ([3σ, 100σ]).
+            # Where U(a, b) accepts ≥ 25% (in float32/64) torch's own draw is kept, for bit parity.
             drawn = rejection_truncated_normal(
                 _xp, lambda n: torch.randn(n, dtype=dtype, device=device, generator=rng),
                 lambda n: torch.rand(n, dtype=torch.float64, device=device, generator=rng),
