@@ -56,7 +56,7 @@ from typing import Any, Final
 from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
 from winit._schemes import Plan
 
-from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
+from ._common import MAX_SEED, check_fits, check_seed, clamp_support, dirac, dtype_name, identity, orthogonal
 from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
 from ._tail import QuantileConstants, check_window_fits, normal_quantile, tail_window
 
@@ -1152,6 +1152,7 @@ def realize_block(
     dirac are built whole and sliced (their block is not computed alone).
     """
     law, shape = plan.law, plan.shape
+    check_fits(law, dtype)
     parent = shape if parent_shape is None else parent_shape
     others = [i for i in range(len(shape)) if i != axis]
     if parent != shape and (
@@ -1187,7 +1188,8 @@ def realize_block(
     parent_block = tuple(
         (row_start + a, row_start + b) if i == axis else (a, b) for i, (a, b) in enumerate(block)
     )
-    return draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
+    values = draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
+    return clamp_support(adapter.xp, values, law, dtype)  # rounding to the dtype stays inside the support
 
 
 def _jax_sharding(adapter: Any, shard: object) -> Any:
