@@ -53,7 +53,7 @@ def dtype_name(dtype: object) -> str:
     name = _DTYPE_ALIASES.get(name, name)
     if name.startswith("float8"):
         raise TypeError(
-            f"dtype {dtype!r} is an 8-bit float: winit does not initialize fp8 tensors (3 or 2 mantissa "
+            f"dtype {dtype!r} is not a floating-point dtype winit fills: an 8-bit float (3 or 2 mantissa "
             f"bits cannot hold an init law's scale and shape); draw {', '.join(FLOAT_DTYPES)} and "
             "convert with your framework's fp8 scaling recipe"
         )
