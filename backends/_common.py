@@ -426,7 +426,8 @@ def dirac(adapter: Adapter, shape: tuple[int, ...], law: Dirac, dtype: Any, devi
     mask = (index(law.out_axis) % out_per_group) == index(law.in_axis)
     for axis in range(ndim):
         if axis not in (law.in_axis, law.out_axis):
-            mask = mask & (index(axis) == shape[axis] // 2)
+            centre = (shape[axis] - 1) // 2 if law.low_centre else shape[axis] // 2
+            mask = mask & (index(axis) == centre)
     ones = xp.full(shape, law.gain, dtype=dtype, device=device)
     return xp.where(mask, ones, xp.zeros(shape, dtype=dtype, device=device))
 

@@ -893,8 +893,34 @@ def test_low_precision_dtype_policy(jax: ModuleType, keras: ModuleType) -> None:
         winit.init("glorot_uniform", shape, backend="jax", seed=key, dtype=jax.numpy.float8_e4m3fn)
 
 
+# -- row 18: Dirac under 'same' padding ---------------------------------------------------------------
+def test_dirac_same_padding_tap(
+    torch: ModuleType, keras: ModuleType, jax: ModuleType, flax_linen: ModuleType
+) -> None:
+    rng = np.random.default_rng(0)
+    image = rng.standard_normal((1, 6, 6, 4)).astype("float32")  # NHWC
+    # torch: dirac_ puts the tap at k//2 while padding="same" pads (k − 1)//2 before: even kernels shift
+    weight = torch.nn.init.dirac_(torch.empty(4, 4, 2, 2))
+    nchw = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
+    shifted = torch.nn.functional.conv2d(nchw, weight, padding="same")
+    assert not torch.equal(shifted, nchw)
+    import winit.torch as wt
+
+    assert torch.equal(wt.dirac_(torch.empty(4, 4, 2, 2)), weight)  # winit.torch keeps torch's tap
+    # Keras and Flax pad (k − 1)//2 before as well: winit's tap sits there, so the conv is the identity
+    import winit.flax as wf
+    import winit.keras as wk
+
+    conv = keras.layers.Conv2D(4, 2, padding="same", use_bias=False, kernel_initializer=wk.Dirac())
+    assert np.array_equal(as_numpy(conv(image)), image)
+    flax_conv = flax_linen.Conv(4, (2, 2), padding="SAME", use_bias=False, kernel_init=wf.dirac())
+    x = jax.numpy.asarray(image)
+    assert np.array_equal(as_numpy(flax_conv.apply(flax_conv.init(jax.random.key(0), x), x)), image)
+    assert winit.init("dirac", (2, 2, 4, 4), layout="keras")[0, 0].sum() == 4  # tap at (0, 0) = ((k−1)//2)²
+
+
 def test_conventions_doc_lists_every_test() -> None:
-    """docs/conventions.md and this file name the same tests, and every one of the 17 rows names one."""
+    """docs/conventions.md and this file name the same tests, and every one of the 18 rows names one."""
     doc = (REPO_ROOT / "docs" / "conventions.md").read_text(encoding="utf-8")
     named = set(re.findall(r"\btest_[a-z0-9_]+\b(?!\.py)", doc))  # not the file name
     defined = {name for name in globals() if name.startswith("test_")}
@@ -903,5 +929,5 @@ def test_conventions_doc_lists_every_test() -> None:
     unlisted = defined - named - {"test_conventions_doc_lists_every_test"}
     assert not unlisted, f"tests missing from docs/conventions.md: {sorted(unlisted)}"
     rows = [line for line in doc.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(rows) == 17
+    assert len(rows) == 18
     assert all("test_" in row for row in rows)

@@ -391,9 +391,97 @@ def test_float64_parity_under_x64() -> None:
         "    ours, theirs = getattr(wf, name)()(k, (37, 11)), getattr(J, name)()(k, (37, 11))\n"
         "    assert ours.dtype == jnp.float64 == theirs.dtype, (ours.dtype, theirs.dtype)\n"
         "    assert bool((ours == theirs).all()), name\n"
+        "for name in ('he_normal',):\n"
+        "    ours, theirs = (getattr(m, name)()(k, (11, 7), jnp.complex128) for m in (wf, J))\n"
+        "    assert ours.dtype == jnp.complex128 == theirs.dtype and bool((ours == theirs).all()), name\n"
         "print('ok')\n"
     )
     assert run_jax_x64(script).stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("kernel", [(2,), (2, 2), (3, 3), (4, 4), (2, 3)])
+def test_dirac_is_an_identity_under_same_padding(kernel: tuple[int, ...]) -> None:
+    # Flax's 'SAME' pads (k − 1)//2 before (lax), so the tap sits there; at k//2 an even kernel shifted
+    # the output one pixel (as delta_orthogonal already placed it at (k − 1)//2).
+    x = jax.random.normal(KEY, (1, *(6 for _ in kernel), 4))
+    conv = linen.Conv(4, kernel, padding="SAME", use_bias=False, kernel_init=wf.dirac())
+    y = conv.apply(conv.init(KEY, x), x)
+    assert float(jnp.max(jnp.abs(y - x))) <= 1e-6
+
+
+# -- complex dtypes and traced hyper-parameters: JAX's own formulas ----------------------------------
+def assert_same_bits(ours: jax.Array, theirs: jax.Array) -> None:
+    """Same shape, dtype and bits, for real or complex arrays (complex64 as pairs of uint32)."""
+    assert (ours.shape, ours.dtype) == (theirs.shape, theirs.dtype)
+    a, b = np.asarray(ours), np.asarray(theirs)
+    word = {2: np.uint16, 4: np.uint32, 8: np.uint32, 16: np.uint64}[a.dtype.itemsize]
+    mismatched = int(np.sum(a.view(word) != b.view(word)))
+    assert mismatched == 0, f"{mismatched} words of {a.size} values differ from JAX"
+
+
+#: builder -> its arguments; JAX's complex variance scaling keeps E|w|² = scale/fan (disk for
+#: "uniform", complex normal truncated in modulus at 2 for "truncated_normal").
+COMPLEX_CASES: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = [
+    ("he_normal", (), (3, 3, 6, 10)),
+    ("glorot_uniform", (), (37, 11)),
+    ("lecun_normal", (), (37, 11)),
+    ("variance_scaling", (0.5, "fan_avg", "normal"), (37, 11)),
+    ("variance_scaling", (2.0, "fan_geo_avg", "uniform"), (3, 3, 6, 10)),
+    ("normal", (0.3,), (37, 11)),
+    ("orthogonal", (2.0,), (11, 37)),
+    ("orthogonal", (1.0, 0), (3, 5, 4)),
+    ("delta_orthogonal", (), (3, 3, 6, 10)),
+    ("constant", (2.5,), (4, 3)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "shape"), COMPLEX_CASES)
+def test_complex64_matches_jax(name: str, args: tuple[Any, ...], shape: tuple[int, ...]) -> None:
+    ours = getattr(wf, name)(*args)(KEY, shape, jnp.complex64)
+    assert_same_bits(ours, getattr(jax_init, name)(*args)(KEY, shape, jnp.complex64))
+    if name == "he_normal":  # the variance of |w| follows the rule: E|w|² = 2/fan_in
+        assert float(jnp.mean(jnp.abs(ours) ** 2)) == pytest.approx(2.0 / 54, rel=0.1)
+
+
+def test_complex64_zeros_and_ones_match_jax() -> None:
+    for name in ("zeros", "ones"):
+        assert_same_bits(
+            getattr(wf, name)(KEY, (4, 3), jnp.complex64), getattr(jax_init, name)(KEY, (4, 3), jnp.complex64)
+        )
+
+
+def test_traced_hyper_parameters_match_jax_under_jit_grad_and_vmap() -> None:
+    shape = (6, 5)
+    for name in ("normal", "uniform"):
+        ours, theirs = (jax.jit(lambda s, m=m, n=name: getattr(m, n)(s)(KEY, shape)) for m in (wf, jax_init))
+        assert_same_bits(ours(0.25), theirs(0.25))
+    gradients = [jax.grad(lambda s, m=m: jnp.sum(m.normal(s)(KEY, shape) ** 2))(0.25) for m in (wf, jax_init)]
+    assert_same_bits(*gradients)
+    scales = jnp.array([0.5, 1.0, 2.0])
+    for distribution in ("truncated_normal", "normal", "uniform"):
+        drawn = [
+            jax.vmap(lambda s, m=m, d=distribution: m.variance_scaling(s, "fan_avg", d)(KEY, shape))(scales)
+            for m in (wf, jax_init)
+        ]
+        assert_same_bits(*drawn)
+    assert_same_bits(
+        jax.jit(lambda s: wf.he_normal()(KEY, shape) * s)(2.0),
+        jax.jit(lambda s: jax_init.he_normal()(KEY, shape) * s)(2.0),
+    )
+
+
+def test_constant_takes_arrays_as_jax_does() -> None:
+    for value in (jnp.array([1.0, -2.0, 3.0]), np.full((4, 3), 0.5), jnp.float32(7.0)):
+        assert_same_bits(wf.constant(value)(KEY, (4, 3)), jax_init.constant(value)(KEY, (4, 3)))
+
+
+def test_hyper_parameter_errors_name_the_parameter() -> None:
+    with pytest.raises(TypeError, match=r"scale must be a real number, got 'a'"):
+        wf.uniform("a")  # was "maxval must be ..."
+    with pytest.raises(TypeError, match=r"stddev must be a real number"):
+        wf.normal(None)
+    with pytest.raises(ValueError, match=r"scale must be > 0"):
+        wf.variance_scaling(-1.0, "fan_in", "normal")
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -409,15 +497,27 @@ def test_bad_mode_and_distribution_name_the_accepted_ones() -> None:
         wf.initializer("he_normal", slope=0.1)
 
 
-@pytest.mark.parametrize("dtype", [jnp.int32, "int8", jnp.bool_, jnp.complex64, "not-a-dtype"])
+@pytest.mark.parametrize("dtype", [jnp.int32, "int8", jnp.bool_, "not-a-dtype"])
 def test_non_float_dtypes_raise_type_error(dtype: Any) -> None:
-    """Integer, bool, complex or unknown dtypes → TypeError naming the float dtypes, on the builder or the call."""
+    """Integer, bool or unknown dtypes → TypeError naming the float dtypes, on the builder or the call."""
     with pytest.raises(TypeError, match=r"float16, bfloat16, float32, float64"):
         wf.he_normal(dtype=dtype)
     with pytest.raises(TypeError, match=r"float16, bfloat16, float32, float64"):
         wf.he_normal()(KEY, (4, 4), dtype)
     with pytest.raises(TypeError, match=r"float16, bfloat16, float32, float64"):
         wf.zeros(KEY, (4, 4), dtype)
+
+
+def test_complex_is_refused_where_jax_refuses_it_and_by_the_portable_draw() -> None:
+    # jax.random.uniform/truncated_normal take real dtypes only; winit's Philox draws real floats.
+    with pytest.raises(TypeError, match=r"float16, bfloat16, float32, float64"):
+        wf.uniform()(KEY, (4, 4), jnp.complex64)
+    with pytest.raises(TypeError, match=r"float16, bfloat16, float32, float64"):
+        wf.truncated_normal()(KEY, (4, 4), jnp.complex64)
+    with pytest.raises(TypeError, match=r"rng='portable' draws real floating dtypes"):
+        wf.he_normal(rng="portable")(KEY, (4, 4), jnp.complex64)
+    with pytest.raises(TypeError, match=r"rng='portable' takes Python-number hyper-parameters"):
+        wf.normal(jnp.array(0.1), rng="portable")
 
 
 def test_shape_and_key_errors() -> None:

@@ -31,7 +31,9 @@ wk = pytest.importorskip("winit.keras")
 KERAS_BACKENDS: Final = ("tensorflow", "jax", "torch", "numpy")
 _FRAMEWORK: Final = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
 _SCRIPT: Final = Path(__file__).parent / "keras_cases" / "frontdoor.py"
-_TIMEOUT_S: Final = 600
+_TIMEOUT_S: Final = (
+    900  # a hang guard; the JAX build compiles every new shape and takes minutes on a loaded CPU
+)
 #: std of N(0, 1) truncated to [-2, 2] (scipy.stats.truncnorm.std(-2, 2)), as Keras writes it.
 _TRUNC_STD: Final = 0.87962566103423978
 
@@ -161,6 +163,12 @@ def test_loading_without_importing_winit_keras_is_refused_or_falls_back_to_keras
     assert run.reload["load_without_import"] == "TypeError: True"
     # ... and a winit HeNormal config silently becomes keras' own HeNormal (same law, Keras' sampler).
     assert run.reload["deserialize_without_import"] == "keras.src.initializers.random_initializers"
+    # ... exactly as the README says: Dirac, portable initializers and fan_geo_avg are refused.
+    assert run.reload["refused_without_import"] == {
+        "Dirac": "ValueError",
+        "HeNormal.portable": "TypeError",
+        "VarianceScaling.fan_geo_avg": "ValueError",
+    }
     assert not run.reload["winit_imported_by_keras"]
 
 
@@ -303,6 +311,68 @@ def test_dtypes_follow_keras_and_empty_shapes_give_empty_tensors(run: Run) -> No
     assert run.build["empty_shape"] == [0, 3]
 
 
+def test_float64_under_jax_without_x64_and_int_constants_behave_as_keras(run: Run) -> None:
+    # JAX with 64-bit mode off gives float32 for a float64 request in Keras' own initializers: winit
+    # returns the same (it raised TypeError); Zeros/Ones/Constant fill int and bool as Keras does.
+    compared = {case: result for case, result in run.build["keras_dtypes"].items() if "keras_dtype" in result}
+    assert len(compared) == 6
+    for case, result in compared.items():
+        assert result["dtype"] == result["keras_dtype"], (case, run.backend)
+        assert result["equal"] in (True, None), (case, run.backend)
+    float64 = "float32" if run.backend == "jax" else "float64"  # the test process leaves x64 off
+    assert run.build["keras_dtypes"]["HeNormal.float64"]["dtype"] == float64
+    assert run.build["keras_dtypes"]["Constant.bool"]["dtype"] == "bool"
+    assert run.build["keras_dtypes"]["add_weight(int64)"][1] == [0, 0]
+
+
+# -- Keras layers that hand their initializer fan axes: EinsumDense, MultiHeadAttention -------------
+#: Keras' fans from EinsumDense's input/output axes: MultiHeadAttention(8 heads, key_dim 32) on 128
+#: features has query/key/value kernels (128, 8, 32) (axes [0] → [1, 2]) and its output (8, 32, 128)
+#: ([0, 1] → [2]); the kernel shape's own Keras fans would be (8·128, 32·128) and (32·8, 128·8).
+_ATTENTION_FANS: Final = {"query/kernel": (128, 256), "key/kernel": (128, 256), "value/kernel": (128, 256),
+                          "attention_output/kernel": (256, 128)}  # fmt: skip
+_ATTENTION_STD: Final = {
+    "GlorotUniform": lambda fi, fo: math.sqrt(2.0 / (fi + fo)),
+    "HeNormal": lambda fi, fo: math.sqrt(2.0 / fi),
+}
+#: EinsumDense(equation) kernel -> (Keras' fans from its axes, the std of the initializer drawn)
+_EINSUM_STD: Final = {
+    "abc,dc->abd": math.sqrt(2.0 / 128),  # HeNormal on (64, 128): input axis 1 (128), output axis 0
+    "abc,cde->abde": math.sqrt(1.0 / 128),  # LecunNormal on (128, 8, 32): input axis 0
+}
+
+
+def _assert_follows_keras(result: dict[str, Any], std: float, what: str, backend: str) -> None:
+    assert result["std"] == pytest.approx(std, rel=0.03), f"{what} under {backend}: {result}"
+    assert result["keras_std"] == pytest.approx(std, rel=0.03), f"Keras' own {what} under {backend}"
+    if backend in ("tensorflow", "jax"):  # the same seed: Keras' numbers to float32 round-off
+        assert result["max_abs_diff"] <= 1e-6 * result["max_abs"], f"{what} under {backend}: {result}"
+
+
+def test_multi_head_attention_kernels_follow_keras_einsum_axes(run: Run) -> None:
+    # Before winit's variance initializers were keras.initializers.VarianceScaling instances,
+    # EinsumDense kept its axes from them: HeNormal's q/k/v std was 0.354 (1/√8) of Keras'.
+    for name, std in _ATTENTION_STD.items():
+        kernels = run.build["attention"][f"MultiHeadAttention.{name}"]
+        assert set(kernels) == set(_ATTENTION_FANS)
+        for kernel, (fan_in, fan_out) in _ATTENTION_FANS.items():
+            _assert_follows_keras(kernels[kernel], std(fan_in, fan_out), f"{name} {kernel}", run.backend)
+
+
+@pytest.mark.parametrize("equation", sorted(_EINSUM_STD))
+def test_einsum_dense_kernels_follow_keras_einsum_axes(run: Run, equation: str) -> None:
+    result = run.build["attention"][f"EinsumDense.{equation}"]
+    _assert_follows_keras(result, _EINSUM_STD[equation], f"EinsumDense({equation!r})", run.backend)
+
+
+def test_dirac_is_an_identity_under_same_padding_for_even_kernels_and_depthwise_layers(run: Run) -> None:
+    # Keras pads (k − 1)//2 before for 'same' (TF's rule, which every Keras backend follows): the tap sits
+    # there. Before: even kernels shifted the output one pixel and depthwise ones passed channel 0 only.
+    errors = run.build["dirac_same"]
+    assert len(errors) == 6
+    assert all(error <= 1e-6 for error in errors.values()), f"{run.backend}: {errors}"
+
+
 # -- in this process: names, configs, arguments ----------------------------------------------------
 _EXAMPLES: Final[dict[str, dict[str, Any]]] = {
     "Zeros": {},
@@ -440,6 +510,44 @@ def test_input_and_output_axes_count_only_the_named_axes_as_keras_does() -> None
     ))  # fmt: skip
     limit = math.sqrt(3.0 / 8)
     assert 0.95 * limit < np.abs(values).max() <= limit
+
+
+@pytest.mark.parametrize("shape", [(3.7, 4), (True, 4), ("3", 4), (3, 4.0)])
+def test_non_integer_dims_are_refused_not_truncated(shape: tuple[Any, ...]) -> None:
+    # Keras refuses such shapes; winit truncated them ((3.7, 4) → (3, 4)). Every class checks.
+    for cls in (wk.HeNormal, wk.Zeros, wk.Orthogonal):
+        with pytest.raises(TypeError, match=r"non-integer dimension"):
+            cls()(shape)
+
+
+def test_variance_initializers_are_keras_variance_scaling_and_keep_their_config() -> None:
+    # EinsumDense hands input/output axes only to keras.initializers.VarianceScaling instances.
+    for name in ("VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
+                 "LecunNormal"):  # fmt: skip
+        initializer = getattr(wk, name)(seed=4, rng="portable", stream="q")
+        assert isinstance(initializer, keras.initializers.VarianceScaling), name
+        # EinsumDense's clone: config + the concrete seed + the axes, through from_config
+        config = {
+            **initializer.get_config(),
+            "seed": initializer.seed,
+            "input_axes": [0],
+            "output_axes": [1, 2],
+        }
+        clone = type(initializer).from_config(config)
+        assert type(clone) is type(initializer)
+        assert (clone.input_axes, clone.output_axes, clone.rng, clone.stream) == (
+            [0],
+            [1, 2],
+            "portable",
+            "q",
+        )
+        assert keras.saving.serialize_keras_object(clone)["registered_name"] == f"winit>{name}"
+
+
+def test_dirac_refuses_groups_on_a_depthwise_kernel() -> None:
+    layer = keras.layers.DepthwiseConv2D(3, depthwise_initializer=wk.Dirac(groups=2))
+    with pytest.raises(ValueError, match=r"Dirac\(groups=2\) on a depthwise kernel"):
+        layer.build((1, 6, 6, 4))
 
 
 def test_repr_shows_the_config() -> None:

@@ -97,12 +97,17 @@ class Identity:
 
 @dataclass(frozen=True)
 class Dirac:
-    """gain at the kernel centre where out_channel % (out/groups) == in_channel, zero elsewhere."""
+    """gain at the kernel centre where out_channel % (out/groups) == in_channel, zero elsewhere.
+
+    The centre of a kernel axis of size k is k//2 (torch's ``dirac_``), or (k − 1)//2 when
+    ``low_centre``: where Keras' and Flax's 'same' padding (k − 1)//2 before) leave the output unshifted.
+    """
 
     gain: float
     groups: int
     in_axis: int
     out_axis: int
+    low_centre: bool = False
 
 
 Law = Constant | Uniform | Normal | TruncatedNormal | Orthogonal | Identity | Dirac

@@ -271,7 +271,9 @@ class Scheme:
                 f"dirac: out channels {dims[outs[0]]} (shape {dims}) are not divisible by "
                 f"groups={self.groups}"
             )
-        return Dirac(gain, self.groups, ins[0], outs[0])
+        # Keras and Flax pad (k − 1)//2 before for 'same': a tap there keeps even kernels unshifted.
+        low_centre = layout is not None and layout.split("_")[0] in ("keras", "flax")
+        return Dirac(gain, self.groups, ins[0], outs[0], low_centre)
 
 
 def _check_finite(scheme: Scheme, dims: tuple[int, ...], law: Law, std: float) -> None:

@@ -11,7 +11,8 @@ work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
     flax.nnx.Linear(8, 64, kernel_init=winit.flax.initializer("he_normal", mode="fan_out"), rngs=rngs)
 
 ``initializer(..., rng="portable", stream=...)`` draws winit's counter-based Philox instead: the key's
-two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed``), ``stream`` a name
+two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed`` below 2³²; with
+64-bit mode off it drops the high word, so ``key(2**32 + 5)`` is ``key(5)``), ``stream`` a name
 or int id, and the values equal ``winit.init(..., seed=seed, rng="portable", stream=stream,
 layout="flax")`` on every backend (uniform laws bit for bit); it traces under ``jax.jit`` too. The
 builders named after ``jax.nn.initializers`` take JAX's parameters in JAX's order with JAX's defaults
@@ -32,11 +33,12 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.flax needs JAX: pip install 'winit[flax]'") from error
 
-from winit._fans import AxisSpec, _axes
+from winit import _flax_jax as _jx
+from winit._fans import AxisSpec, _axes, fans
 from winit._laws import Constant, Dirac, Identity
 from winit._registry import get
 from winit._schemes import Scheme
-from winit._validate import integer, shape_tuple
+from winit._validate import choice, integer, real, shape_tuple
 from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
 from winit.backends._portable import draw_options
 from winit.backends.jax import ADAPTER
@@ -84,18 +86,39 @@ class Initializer(Protocol):
     ) -> jax.Array: ...
 
 
-def _float_dtype(dtype: Any) -> Any:
-    """``dtype`` as a floating JAX dtype; None is JAX's default float (float64 only with x64 on)."""
+def _float_dtype(dtype: Any, complex_ok: bool = False) -> Any:
+    """``dtype`` as a floating (or, if ``complex_ok``, complex) JAX dtype; None is JAX's default float."""
     if dtype is None:
         return jax.dtypes.canonicalize_dtype(float)
+    accepted = ", ".join((*FLOAT_DTYPES, *(("complex64", "complex128") if complex_ok else ())))
     try:
         canonical = jnp.dtype(dtype)
     except TypeError as error:
         raise TypeError(
-            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {', '.join(FLOAT_DTYPES)}"
+            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
         ) from error
-    dtype_name(canonical)  # TypeError naming the accepted dtypes for int, bool, complex
+    if complex_ok and _jx.is_complex(canonical):
+        if canonical != jax.dtypes.canonicalize_dtype(canonical):
+            raise TypeError(
+                "JAX gives complex128 only with 64-bit mode on: set JAX_ENABLE_X64=1 or "
+                "jax.config.update('jax_enable_x64', True) (winit will not hand back complex64 instead)"
+            )
+        return canonical
+    try:
+        dtype_name(canonical)
+    except TypeError as error:
+        raise TypeError(
+            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
+        ) from error
     return canonical
+
+
+def _hyper(what: str, value: Any, **limits: bool) -> Any:
+    """A hyper-parameter: a Python real (checked, kept as given) or an array/tracer (JAX's formula takes it)."""
+    if _jx.is_array(value):
+        return value
+    real(what, value, **limits)  # TypeError/ValueError naming ``what``
+    return value
 
 
 def _plan_axes(
@@ -124,7 +147,7 @@ def _plan_axes(
 
 
 def _build(
-    spec: Scheme,
+    spec: Scheme | None,
     name: str,
     *,
     in_axis: AxisSpec = _IN_AXIS,
@@ -132,13 +155,22 @@ def _build(
     batch_axis: AxisSpec = (),
     dtype: Any = None,
     draw: dict[str, Any] | None = None,
+    jax_law: _jx.JaxLaw | None = None,
 ) -> Initializer:
     """An ``init(key, shape, dtype)`` that plans ``spec`` for each shape in the flax layout and samples it.
 
     ``draw``: extra keywords for ``realize`` (the portable generator's ``rng`` and ``stream``).
+    ``jax_law``: JAX's own formula, for complex dtypes, and for every dtype when ``spec`` is None
+    (hyper-parameters that are arrays or tracers).
     """
-    default_dtype = None if dtype is None else _float_dtype(dtype)
+    complex_ok = jax_law is not None
+    default_dtype = None if dtype is None else _float_dtype(dtype, complex_ok)
     draw = draw or {}
+    if spec is None and draw:
+        raise TypeError(
+            f"{name}: rng='portable' takes Python-number hyper-parameters; an array or traced one "
+            "runs JAX's own draw (rng='native')"
+        )
 
     def init(
         key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
@@ -149,10 +181,16 @@ def _build(
                 "jax.jit(init, static_argnums=1, out_shardings=...) instead"
             )
         dims = shape_tuple(shape)
-        native = _float_dtype(dtype)
+        native = _float_dtype(dtype, complex_ok)
         if math.prod(dims) == 0:
             return jnp.zeros(dims, native)  # nothing to draw: every law agrees on an empty array
-        plan = spec.plan(dims, "flax", **_plan_axes(dims, in_axis, out_axis, batch_axis))
+        axes = _plan_axes(dims, in_axis, out_axis, batch_axis)
+        if jax_law is not None and (spec is None or _jx.is_complex(native)):
+            if draw:
+                raise TypeError(f"{name}: rng='portable' draws real floating dtypes, got {native}")
+            return jax_law(key, dims, native, *fans(dims, "flax", **axes))
+        assert spec is not None  # spec is None only with a jax_law
+        plan = spec.plan(dims, "flax", **axes)
         if key is None and not isinstance(plan.law, _KEYLESS):
             raise TypeError(
                 f"{name} draws random numbers and needs a JAX key (jax.random.key(seed)), got None"
@@ -161,7 +199,7 @@ def _build(
         return result
 
     init.__qualname__ = f"{name}.<locals>.init"
-    init.__doc__ = f"{name}: {spec.description}"
+    init.__doc__ = f"{name}: {spec.description if spec is not None else 'JAX formula'}"
     return init
 
 
@@ -189,7 +227,7 @@ def initializer(
     spec = get(scheme)
     if params:
         spec = spec.with_(**params)
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
+    axes: dict[str, Any] = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
     return _build(spec, spec.name, **axes, dtype=dtype, draw=_draw(rng, stream))
 
 
@@ -214,9 +252,12 @@ def ones_init() -> Initializer:
     return ones
 
 
-def constant(value: float, dtype: Any = None) -> Initializer:
-    """Every element = ``value``, as jax.nn.initializers.constant."""
-    return _build(get("constant").with_(value=value), "constant", dtype=dtype)
+def constant(value: Any, dtype: Any = None) -> Initializer:
+    """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant."""
+    law = _jx.constant(value)
+    if _jx.is_array(value):
+        return _build(None, "constant", dtype=dtype, jax_law=law)
+    return _build(get("constant").with_(value=value), "constant", dtype=dtype, jax_law=law)
 
 
 # -- fixed-parameter random laws ---------------------------------------------------------------------
@@ -224,6 +265,9 @@ def uniform(
     scale: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
     """U[0, scale) (one-sided, as jax.nn.initializers.uniform)."""
+    law = _jx.uniform(_hyper("scale", scale))
+    if _jx.is_array(scale):
+        return _build(None, "uniform", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
     spec = get("random_uniform").with_(minval=0.0, maxval=scale)
     return _build(spec, "uniform", dtype=dtype, draw=_draw(rng, stream))
 
@@ -231,9 +275,10 @@ def uniform(
 def normal(
     stddev: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
-    """N(0, stddev²), as jax.nn.initializers.normal."""
-    spec = get("random_normal").with_(mean=0.0, stddev=stddev)
-    return _build(spec, "normal", dtype=dtype, draw=_draw(rng, stream))
+    """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2)."""
+    law = _jx.normal(_hyper("stddev", stddev))
+    spec = None if _jx.is_array(stddev) else get("random_normal").with_(mean=0.0, stddev=stddev)
+    return _build(spec, "normal", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
 
 
 def truncated_normal(
@@ -246,6 +291,11 @@ def truncated_normal(
     stream: int | str | None = None,
 ) -> Initializer:
     """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers')."""
+    if any(
+        _jx.is_array(_hyper(what, v)) for what, v in (("stddev", stddev), ("lower", lower), ("upper", upper))
+    ):
+        law = _jx.truncated_normal(stddev, lower, upper)
+        return _build(None, "truncated_normal", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
     spec = get("truncated_normal").with_(mean=0.0, stddev=stddev, lower=lower, upper=upper)
     return _build(spec, "truncated_normal", dtype=dtype, draw=_draw(rng, stream))
 
@@ -264,16 +314,25 @@ def variance_scaling(
     stream: int | str | None = None,
 ) -> Initializer:
     """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std)."""
-    spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _build(spec, "variance_scaling", **axes, draw=_draw(rng, stream))
+    return _named(scale, mode, distribution, "variance_scaling", axes, _draw(rng, stream))
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+_DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
 
 
 def _named(
-    scale: float, mode: str, distribution: str, name: str, axes: dict[str, Any], draw: dict[str, Any]
+    scale: Any, mode: str, distribution: str, name: str, axes: dict[str, Any], draw: dict[str, Any]
 ) -> Initializer:
+    # complex dtypes and an array/traced scale take JAX's formula (winit._flax_jax)
+    law = _jx.variance_scaling(_hyper("scale", scale, positive=not _jx.is_array(scale)), mode, distribution)
+    if _jx.is_array(scale):
+        choice("mode", mode, _MODES)
+        choice("distribution", distribution, _DISTRIBUTIONS)
+        return _build(None, name, **axes, draw=draw, jax_law=law)
     spec = get("variance_scaling").with_(scale=scale, mode=mode, distribution=distribution)
-    return _build(spec, name, **axes, draw=draw)
+    return _build(spec, name, **axes, draw=draw, jax_law=law)
 
 
 def glorot_uniform(
@@ -376,10 +435,11 @@ def orthogonal(
     stream: int | str | None = None,
 ) -> Initializer:
     """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal."""
-    spec = get("orthogonal").with_(gain=scale)
     column_axis = integer("column_axis", column_axis)
+    law = _jx.orthogonal(_hyper("scale", scale), column_axis)
+    spec = None if _jx.is_array(scale) else get("orthogonal").with_(gain=scale)
     draw = _draw(rng, stream)
-    default_dtype = None if dtype is None else _float_dtype(dtype)
+    default_dtype = None if dtype is None else _float_dtype(dtype, complex_ok=True)
 
     def init(
         key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
@@ -391,7 +451,7 @@ def orthogonal(
             raise ValueError(f"column_axis={column_axis} is out of range for shape {dims}")
         # The law only reads the column (out) axis; any other axis serves as the plan's in axis.
         other = -1 if column_axis % len(dims) != len(dims) - 1 else -2
-        planned = _build(spec, "orthogonal", in_axis=other, out_axis=column_axis, draw=draw)
+        planned = _build(spec, "orthogonal", in_axis=other, out_axis=column_axis, draw=draw, jax_law=law)
         return planned(key, dims, dtype, out_sharding)
 
     init.__qualname__ = "orthogonal.<locals>.init"
@@ -408,7 +468,7 @@ def delta_orthogonal(
 ) -> Initializer:
     """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in."""
     tap = orthogonal(scale, column_axis, rng=rng, stream=stream)
-    default_dtype = None if dtype is None else _float_dtype(dtype)
+    default_dtype = None if dtype is None else _float_dtype(dtype, complex_ok=True)
 
     def init(
         key: Any, shape: Sequence[int], dtype: Any = default_dtype, out_sharding: Any = None
@@ -418,7 +478,7 @@ def delta_orthogonal(
             raise ValueError(f"delta_orthogonal needs a 3-, 4- or 5-D kernel (*kernel, in, out), got {dims}")
         if dims[-1] < dims[-2]:
             raise ValueError(f"delta_orthogonal needs out >= in (shape[-1] >= shape[-2]), got {dims}")
-        native = _float_dtype(dtype)
+        native = _float_dtype(dtype, complex_ok=True)
         matrix = tap(key, dims[-2:], native, out_sharding)
         # JAX's centre tap is (k − 1)//2 (torch's dirac uses k//2; they differ for even kernels).
         centre = tuple((k - 1) // 2 for k in dims[:-2])
@@ -445,5 +505,5 @@ def dirac(
     return _build(spec, "dirac", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
 
 
-_ZEROS = _build(get("zeros"), "zeros")
-_ONES = _build(get("ones"), "ones")
+_ZEROS = _build(get("zeros"), "zeros", jax_law=_jx.constant(0))
+_ONES = _build(get("ones"), "ones", jax_law=_jx.constant(1))

@@ -5,82 +5,16 @@ Every class subclasses ``keras.initializers.Initializer``, is registered with
 ``"winit>HeNormal"`` and a fresh process restores it, and ``kernel_initializer="winit>HeNormal"``
 resolves as a string once ``winit.keras`` is imported), and realizes the law Keras gives the same
 name. Import ``winit.keras`` before ``keras.saving.load_model``: Keras does not import it for you; it
-then refuses a model using ``Dirac`` and silently swaps the others for its own class of the same name
-(same law, Keras' sampler). The law comes from winit's spec layer and the numbers from winit's
-adapter for the running Keras backend (``winit.backends``: tensorflow, jax, torch, numpy); nothing
-here computes a fan, a std or a sample itself. Fans follow the Keras layout ``(*kernel, in, out)``.
+then refuses a model using ``Dirac``, a portable initializer or ``mode="fan_geo_avg"`` (with its own
+error, which cannot name the import) and silently swaps the others for its own class of the same name
+(same law, Keras' sampler). The variance family subclasses ``keras.initializers.VarianceScaling``, so
+``EinsumDense`` (and ``MultiHeadAttention``) clone it with the einsum's ``input_axes``/``output_axes``.
+The law comes from winit's spec layer and the numbers from winit's adapter for the running Keras
+backend (``winit.backends``: tensorflow, jax, torch, numpy); nothing here computes a fan, a std or a
+sample itself. Fans follow the Keras layout ``(*kernel, in, out)``.
 
-What each name means (Keras 3.15 ``keras/src/initializers``), and the winit spec behind it:
-
-===================  ==========================================  ==============================================
-class                law (as Keras defines it)                   winit spec
-===================  ==========================================  ==============================================
-Zeros / Ones         every element 0 / 1                         ``zeros`` / ``ones``
-Constant(value)      every element ``value``                     ``constant.with_(value=)``
-RandomNormal         N(mean, stddev²), stddev 0.05               ``random_normal.with_(mean=, stddev=)``
-RandomUniform        U[minval, maxval), ±0.05                    ``random_uniform.with_(minval=, maxval=)``
-TruncatedNormal      N(mean, stddev²) cut at mean ± 2·stddev,    ``truncated_normal.with_(mean=, stddev=)``
-                     stddev is the parent σ (no correction)
-VarianceScaling      std √(scale/fan); "truncated_normal" (and   ``variance_scaling.with_(scale=, mode=,
-                     ``"normal"``, which Keras maps to it) draws  distribution=)``: Keras "normal" and
-                     σ = std/0.87962566103423978 cut at ±2σ;      "truncated_normal" → winit
-                     "untruncated_normal" N(0, std²); "uniform"  "truncated_normal"; Keras
-                     U(±√(3·scale/fan))                          "untruncated_normal" → winit "normal"
-GlorotUniform        U(±√(6/(fan_in+fan_out)))                   variance_scaling(1, fan_avg, uniform)
-GlorotNormal         **truncated**, std √(2/(fan_in+fan_out))    variance_scaling(1, fan_avg, truncated_normal)
-HeUniform            U(±√(6/fan_in))                             variance_scaling(2, fan_in, uniform)
-HeNormal             **truncated**, std √(2/fan_in)              variance_scaling(2, fan_in, truncated_normal)
-LecunUniform         U(±√(3/fan_in))                             variance_scaling(1, fan_in, uniform)
-LecunNormal          **truncated**, std √(1/fan_in)              variance_scaling(1, fan_in, truncated_normal)
-Orthogonal(gain)     gain·Q over (Π shape[:-1], shape[-1])       ``orthogonal.with_(gain=)``, out axis = last
-Identity(gain)       gain·I, 2-D only                            ``identity.with_(gain=)``
-Dirac(gain, groups)  (winit only) convolution identity           ``dirac.with_(gain=, groups=)``, Keras layout
-===================  ==========================================  ==============================================
-
-So ``winit.keras.HeNormal`` is Keras' truncated He normal, *not* ``torch.nn.init.kaiming_normal_``
-(untruncated; that is ``winit.get("he_normal")``). ``IdentityInitializer`` and
-``OrthogonalInitializer`` are the aliases Keras keeps for compatibility.
-
-Seeds follow Keras 3 (``keras/src/initializers/random_initializers.py``, ``keras/src/random``):
-
-* an int seed draws from the stateless seed ``[seed, 0]``: the same values on every call;
-* ``None`` draws an int seed once, at construction, from Python's ``random`` (as Keras'
-  ``make_default_seed`` does, so ``keras.utils.set_random_seed`` fixes it): again the same values on
-  every call of that instance; ``get_config`` keeps ``None``, so a reloaded model draws a new seed;
-* a ``keras.random.SeedGenerator`` advances: each call uses ``seed_generator.next()``.
-
-``rng="portable"`` (every seeded class) draws winit's counter-based Philox instead: the values are
-``winit.init(..., seed=seed, rng="portable", stream=stream, layout="keras")``, the same on every
-Keras backend and device (uniform laws bit for bit). It takes an int seed (or None: one drawn at
-construction), not a ``SeedGenerator``; ``stream`` (a name or int id, default 0) tells apart
-parameters drawn with one seed. ``get_config`` records ``rng`` and ``stream`` only for a portable
-initializer, so a native one's config stays exactly Keras'.
-
-The seed reaches the adapter in the form Keras' own backend gives its RNG, so the numbers match
-Keras wherever the backend samples the same way: TensorFlow gets the int32 stateless pair
-``floormod([seed, counter], 2³¹ − 2)``; JAX the raw ``uint32[2]`` key ``[seed, counter]``; PyTorch a
-``torch.Generator`` seeded with ``(seed + counter) mod 2³²`` on Keras' device; NumPy
-``numpy.random.default_rng([seed, counter])``. Bit for bit equal to ``keras.initializers`` for the
-same int seed: RandomUniform, RandomNormal, TruncatedNormal and Orthogonal on TensorFlow and JAX;
-RandomNormal, untruncated VarianceScaling and Orthogonal with out ≥ Π(other axes) on torch (its uniform
-laws agree to round-off: Keras computes (max − min)·u + min, torch's ``uniform_`` its own way); the
-constants everywhere. The variance-scaling family agrees to float32 round-off (winit computes the
-std as ``gain·√scale/√fan`` or ``gain·√(2·scale/(fan_in + fan_out))``, Keras as ``√(scale/fan)``).
-
-Deliberate differences from Keras:
-
-* On the torch backend Keras' truncated normal keeps the first of 4 candidates inside (−2σ, 2σ) and,
-  when all 4 fall outside, an outside value (≈4.3·10⁻⁶ per element: 22 of 2048² with seed 0);
-  winit's torch adapter truncates exactly (``torch.nn.init.trunc_normal_``): none beyond 2σ.
-* On the numpy backend winit draws float32 directly, Keras float64 then casts: same law, other numbers.
-* On the torch backend Orthogonal draws its Gaussian in torch's order (``torch.nn.init.orthogonal_``),
-  so when out < Π(other axes) the matrix differs from Keras' for the same seed (same law).
-* Seeds must be ints in [0, 2³²) (the range every Keras backend accepts), a ``SeedGenerator``, a
-  serialized ``SeedGenerator`` dict, or None.
-* ``input_axes`` and ``output_axes`` must be given together (Keras silently ignores one alone);
-  together they make fan_in = Π shape[input_axes] and fan_out = Π shape[output_axes], as in Keras.
-* ``VarianceScaling`` also takes ``mode="fan_geo_avg"`` (√(fan_in·fan_out)), a winit extension.
-* Only floating dtypes: winit initializes float16, bfloat16, float32 and float64 tensors.
+What each class means, the seed rules (int, None, ``SeedGenerator``, ``rng="portable"``), where the
+values equal Keras' bit for bit and the deliberate differences from Keras: ``docs/keras.md``.
 """
 
 from __future__ import annotations
@@ -95,10 +29,11 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.keras needs Keras 3: pip install 'winit[keras]'") from error
 
+from winit import _keras_backend as _kb
 from winit._api import init
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
-from winit._validate import choice, integer, real, suggest
+from winit._validate import choice, integer, real, shape_tuple, suggest
 from winit.backends._portable import draw_options
 
 __all__ = [
@@ -141,11 +76,6 @@ __all__ = [
 ]
 
 _PACKAGE: Final = "winit"
-#: Keras backend name -> winit adapter name.
-_ADAPTERS: Final = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
-_MAX_SEED: Final = 2**32 - 1
-#: Keras' TF backend reduces stateless seeds modulo int32.max − 1 so XLA gets int32 (``_cast_seed``).
-_TF_SEED_MODULUS: Final = 2**31 - 2
 #: Keras spells distributions its own way; "normal" is truncated there (keras VarianceScaling.__init__).
 _KERAS_DISTRIBUTIONS: Final = ("truncated_normal", "untruncated_normal", "uniform")
 _WINIT_DISTRIBUTION: Final = {
@@ -172,6 +102,9 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
         """The winit spec this initializer realizes."""
         raise NotImplementedError
 
+    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
+        return self.scheme()
+
     def _axes(self, ndim: int) -> dict[str, Any]:
         return {}
 
@@ -184,22 +117,19 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
 
     def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
         """A backend tensor of ``shape`` and ``dtype`` (default ``keras.config.floatx()``) drawn from the law."""
-        dims = tuple(int(d) for d in shape)
-        dtype_name = keras.backend.standardize_dtype(dtype or keras.config.floatx())
-        backend = keras.backend.backend()
-        if backend not in _ADAPTERS:
-            raise ValueError(
-                f"winit.keras supports the Keras backends {', '.join(_ADAPTERS)}; "
-                f"this process runs {backend!r}"
-            )
-        device = _torch_device() if backend == "torch" else None
+        dims = shape_tuple(shape)  # TypeError naming a float, bool or str dim, as Keras refuses them
+        adapter = _kb.adapter_name()
+        dtype_name = _kb.resolve_dtype(dtype)
+        device = _kb.torch_device() if adapter == "torch" else None
         if math.prod(dims) == 0 or getattr(device, "type", None) == "meta":
             # Nothing to draw: an empty kernel, or Keras' shape-only tracing on torch's meta device.
             return keras.ops.zeros(dims, dtype=dtype_name)
+        if not _kb.is_float(dtype_name):
+            return self._non_float(dims, dtype_name)
         return init(
-            self.scheme(),
+            self._scheme_for(dims),
             dims,
-            backend=_ADAPTERS[backend],
+            backend=adapter,
             seed=self._seed(device),
             dtype=dtype_name,
             device=device,
@@ -207,6 +137,13 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             framework_bits=True,  # Keras' own bits in float16/bfloat16 too (docs/conventions.md)
             **self._axes(len(dims)),
             **self._draw(),
+        )
+
+    def _non_float(self, dims: tuple[int, ...], dtype_name: str) -> Any:
+        """An int, bool or complex tensor: only the constants take one (as in Keras); the others refuse."""
+        raise TypeError(
+            f"{type(self).__name__} draws floating-point tensors (float16, bfloat16, float32, float64); "
+            f"got dtype {dtype_name!r}"
         )
 
     def __repr__(self) -> str:
@@ -245,7 +182,7 @@ class _Seeded(WinitInitializer):
                 "seed must be an int in [0, 2**32 - 1], a keras.random.SeedGenerator, its config dict "
                 f"or None; got {seed!r} ({type(seed).__name__})"
             )
-        if not 0 <= seed <= _MAX_SEED:
+        if not 0 <= seed <= _kb.MAX_SEED:
             raise ValueError(
                 f"seed must be in [0, 2**32 - 1] (the range every Keras backend takes), got {seed}"
             )
@@ -265,42 +202,22 @@ class _Seeded(WinitInitializer):
         if self.rng == "portable":
             return self.seed  # an int: SeedGenerators are refused at construction
         pair = self.seed.next() if isinstance(self.seed, keras.random.SeedGenerator) else None
-        return _native_seed(keras.backend.backend(), self.seed if pair is None else pair, device)
-
-
-def _native_seed(backend: str, seed: Any, device: Any) -> Any:
-    """An int seed (as ``[seed, 0]``) or a ``SeedGenerator.next()`` pair, converted as Keras' backend does."""
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        pair = tf.constant([seed, 0], tf.int64) if isinstance(seed, int) else tf.cast(seed, tf.int64)
-        return tf.cast(tf.math.floormod(pair, _TF_SEED_MODULUS), tf.int32)
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp.asarray([seed, 0] if isinstance(seed, int) else seed, dtype=jnp.uint32)
-    if backend == "torch":
-        import torch
-
-        first, second = (seed, 0) if isinstance(seed, int) else (int(seed[0]), int(seed[1]))
-        generator = torch.Generator(device=device)
-        # keras/src/backend/torch/random.py torch_seed_generator: (first + second) as uint32
-        return generator.manual_seed((first + second) & 0xFFFFFFFF)
-    import numpy as np
-
-    pair = np.asarray([seed, 0] if isinstance(seed, int) else seed, dtype=np.uint32)
-    return np.random.default_rng(pair)
-
-
-def _torch_device() -> Any:
-    # Keras' torch backend places every tensor on its current device (cuda when present, "meta"
-    # while tracing shapes); a fresh Keras tensor tells us which without private imports.
-    return keras.ops.zeros(()).device
+        return _kb.native_seed(keras.backend.backend(), self.seed if pair is None else pair, device)
 
 
 # -- constants -------------------------------------------------------------------------------
+class _Fill(WinitInitializer):
+    """A constant law, which Keras also gives int, bool and complex dtypes (``add_weight(dtype="int64")``)."""
+
+    def _fill(self) -> float:
+        return 0.0
+
+    def _non_float(self, dims: tuple[int, ...], dtype_name: str) -> Any:
+        return _kb.keras_constant(dims, self._fill(), dtype_name)
+
+
 @_serializable
-class Zeros(WinitInitializer):
+class Zeros(_Fill):
     """Every element 0 (``keras.initializers.Zeros``)."""
 
     def scheme(self) -> Scheme:
@@ -309,8 +226,11 @@ class Zeros(WinitInitializer):
 
 
 @_serializable
-class Ones(WinitInitializer):
+class Ones(_Fill):
     """Every element 1 (``keras.initializers.Ones``)."""
+
+    def _fill(self) -> float:
+        return 1.0
 
     def scheme(self) -> Scheme:
         """winit ``ones``."""
@@ -318,7 +238,7 @@ class Ones(WinitInitializer):
 
 
 @_serializable
-class Constant(WinitInitializer):
+class Constant(_Fill):
     """Every element ``value`` (``keras.initializers.Constant``)."""
 
     def __init__(self, value: float = 0.0) -> None:
@@ -328,6 +248,9 @@ class Constant(WinitInitializer):
     def scheme(self) -> Scheme:
         """winit ``constant`` with ``value``."""
         return self._scheme
+
+    def _fill(self) -> float:
+        return self.value
 
     def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
@@ -357,10 +280,27 @@ class Dirac(WinitInitializer):
         self.gain = gain
         self.groups = groups
         self._scheme = get_scheme("dirac").with_(gain=gain, groups=groups)
+        self._depthwise = False
 
     def scheme(self) -> Scheme:
         """winit ``dirac`` with ``gain`` and ``groups``."""
         return self._scheme
+
+    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
+        self._depthwise = _kb.building_depthwise_kernel()
+        if not self._depthwise:
+            return self._scheme
+        if self.groups != 1:
+            raise ValueError(
+                f"Dirac(groups={self.groups}) on a depthwise kernel {dims}: a depthwise convolution is "
+                "already grouped per input channel; use Dirac() (groups=1)"
+            )
+        # (*k, in, multiplier): input channel c feeds outputs (c, m); gain where m == 0 gives x_c back
+        # on output (c, 0), torch's dirac_(groups=in) on its (in·multiplier, 1, *k) layout.
+        return self._scheme.with_(groups=dims[-2])
+
+    def _axes(self, ndim: int) -> dict[str, Any]:
+        return {"in_axis": -1, "out_axis": -2} if self._depthwise else {}
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "groups": self.groups}
@@ -432,8 +372,13 @@ class TruncatedNormal(_Seeded):
 
 # -- variance scaling ------------------------------------------------------------------------
 @_serializable
-class VarianceScaling(_Seeded):
-    """std = √(scale/fan(mode)); truncated normal (σ = std/0.8796…), untruncated normal, or U(±√3·std)."""
+class VarianceScaling(_Seeded, keras.initializers.VarianceScaling):  # type: ignore[misc]
+    """std = √(scale/fan(mode)); truncated normal (σ = std/0.8796…), untruncated normal, or U(±√3·std).
+
+    A ``keras.initializers.VarianceScaling`` too, so that Keras layers that hand fan axes only to
+    those (``EinsumDense``, hence ``MultiHeadAttention``) hand them to winit's: ``EinsumDense.build``
+    clones it with the einsum's ``input_axes``/``output_axes``. Sampling is winit's (``__call__``).
+    """
 
     def __init__(
         self,

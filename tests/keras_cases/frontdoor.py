@@ -30,6 +30,19 @@ SEEDED = (
 )  # fmt: skip
 
 
+#: MultiHeadAttention(8 heads, key_dim 32) on 128 features: query/key/value kernels (128, 8, 32) with
+#: input_axes [0], output_axes [1, 2]; attention_output (8, 32, 128) with input_axes [0, 1], output_axes [2].
+ATTENTION = {
+    "GlorotUniform": {},  # MultiHeadAttention's default
+    "HeNormal": {},
+}
+#: EinsumDense(equation, output_shape) on a (2, 5, 128) input, and the initializer drawn.
+EINSUM = {
+    "abc,dc->abd": ((None, 64), "HeNormal"),  # kernel (64, 128): input axis 1, output axis 0
+    "abc,cde->abde": ((None, 8, 32), "LecunNormal"),  # kernel (128, 8, 32): input [0], output [1, 2]
+}
+
+
 def numpy(x: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
@@ -78,6 +91,98 @@ def compare(ours: Any, theirs: Any) -> dict[str, Any]:
     }
 
 
+def kernels(layer: keras.layers.Layer) -> dict[str, np.ndarray]:
+    """The layer's kernels by path without the layer's own (auto-numbered) name."""
+    return {w.path.split("/", 1)[-1]: numpy(w) for w in layer.weights if w.path.endswith("kernel")}
+
+
+def kernel_stats(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {
+        name: {
+            "shape": list(ours[name].shape),
+            "std": float(ours[name].std()),
+            "keras_std": float(theirs[name].std()),
+            "max_abs_diff": float(np.max(np.abs(ours[name] - theirs[name]))),
+            "max_abs": float(np.max(np.abs(theirs[name]))),
+        }
+        for name in ours
+    }
+
+
+def attention_kernels(wk: Any) -> dict[str, Any]:
+    """winit's and Keras' initializer of one name inside MultiHeadAttention and EinsumDense, same seed."""
+    report = {}
+    for name, kwargs in ATTENTION.items():
+        drawn = []
+        for source in (wk, keras.initializers):
+            layer = keras.layers.MultiHeadAttention(
+                num_heads=8, key_dim=32, kernel_initializer=getattr(source, name)(seed=21, **kwargs)
+            )
+            layer.build((2, 5, 128), (2, 5, 128))
+            drawn.append(kernels(layer))
+        report[f"MultiHeadAttention.{name}"] = kernel_stats(*drawn)
+    for equation, (output_shape, name) in EINSUM.items():
+        drawn = []
+        for source in (wk, keras.initializers):
+            layer = keras.layers.EinsumDense(
+                equation, output_shape, kernel_initializer=getattr(source, name)(seed=22)
+            )
+            layer.build((2, 5, 128))
+            drawn.append(kernels(layer))
+        report[f"EinsumDense.{equation}"] = kernel_stats(*drawn)["kernel"]
+    return report
+
+
+def dirac_same_padding(wk: Any) -> dict[str, float]:
+    """max |layer(x) − x| for Dirac kernels under 'same' padding: odd and even kernels, depthwise ones."""
+    x = np.random.default_rng(1).standard_normal((1, 6, 6, 4)).astype("float32")
+    # few layers: under JAX each one is a new compilation
+    layers = {
+        "Conv2D.k2": keras.layers.Conv2D(4, 2, padding="same", kernel_initializer=wk.Dirac()),
+        "Conv2D.k3": keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=wk.Dirac()),
+        "DepthwiseConv2D.k2": keras.layers.DepthwiseConv2D(
+            2, padding="same", depthwise_initializer=wk.Dirac()
+        ),
+        "DepthwiseConv2D.k3": keras.layers.DepthwiseConv2D(
+            3, padding="same", depthwise_initializer=wk.Dirac()
+        ),
+        "SeparableConv2D.k2": keras.layers.SeparableConv2D(
+            4, 2, padding="same", depthwise_initializer=wk.Dirac(), pointwise_initializer=wk.Dirac()
+        ),
+    }
+    report = {name: float(np.max(np.abs(numpy(layer(x)) - x))) for name, layer in layers.items()}
+    x1 = x[:, 0]  # (1, 6, 4): a 1-D even kernel
+    conv1d = keras.layers.Conv1D(4, 2, padding="same", kernel_initializer=wk.Dirac())
+    report["Conv1D.k2"] = float(np.max(np.abs(numpy(conv1d(x1)) - x1)))
+    return report
+
+
+def keras_dtypes(wk: Any) -> dict[str, Any]:
+    """What winit's and Keras' initializers give for float64 (JAX: x64 off) and for int/bool constants."""
+    report: dict[str, Any] = {}
+    for name, args, dtype in (
+        ("HeNormal", {"seed": 1}, "float64"),
+        ("Zeros", {}, "float64"),
+        ("Zeros", {}, "int64"),
+        ("Ones", {}, "int32"),
+        ("Constant", {"value": 3}, "int64"),
+        ("Constant", {"value": 0.5}, "bool"),
+    ):
+        ours, theirs = (getattr(src, name)(**args)((4, 3), dtype=dtype) for src in (wk, keras.initializers))
+        report[f"{name}.{dtype}"] = {
+            "dtype": keras.backend.standardize_dtype(ours.dtype),
+            "keras_dtype": keras.backend.standardize_dtype(theirs.dtype),
+            "equal": bool(np.array_equal(numpy(ours), numpy(theirs))) if name != "HeNormal" else None,
+        }
+    layer = keras.layers.Dense(3, kernel_initializer=wk.GlorotUniform(seed=1), dtype="float64")
+    layer.build((2, 4))
+    report["Dense(dtype=float64).kernel"] = keras.backend.standardize_dtype(layer.kernel.dtype)
+    counter = keras.layers.Layer()
+    weight = counter.add_weight(shape=(2,), initializer=wk.Zeros(), dtype="int64", trainable=False)
+    report["add_weight(int64)"] = [keras.backend.standardize_dtype(weight.dtype), numpy(weight).tolist()]
+    return report
+
+
 def build(out: Path) -> dict[str, Any]:
     import winit.keras as wk
 
@@ -109,6 +214,15 @@ def build(out: Path) -> dict[str, Any]:
     head = numpy(model.get_layer("head").kernel)  # (64, 16): 16 orthonormal columns, scaled by 2
     report["head_gram_error"] = float(np.max(np.abs(head.T @ head - 4.0 * np.eye(16))))
     model.save(out / "model.keras")
+    # configs Keras' classes of the same name cannot take (reload checks that they are refused)
+    report["no_keras_twin"] = {
+        name: keras.saving.serialize_keras_object(initializer)
+        for name, initializer in (
+            ("Dirac", wk.Dirac()),
+            ("HeNormal.portable", wk.HeNormal(seed=1, rng="portable")),
+            ("VarianceScaling.fan_geo_avg", wk.VarianceScaling(mode="fan_geo_avg", seed=1)),
+        )
+    }
     np.savez(out / "weights.npz", *[numpy(w) for w in model.weights], output=y)
 
     lap("model")
@@ -210,7 +324,13 @@ def build(out: Path) -> dict[str, Any]:
     }
     report["default_dtype"] = keras.backend.standardize_dtype(wk.HeNormal(seed=1)(PARITY_SHAPE).dtype)
     report["empty_shape"] = list(numpy(wk.HeNormal(seed=1)((0, 3))).shape)
+    report["keras_dtypes"] = keras_dtypes(wk)
     lap("dtypes")
+
+    report["attention"] = attention_kernels(wk)
+    lap("attention")
+    report["dirac_same"] = dirac_same_padding(wk)
+    lap("dirac")
     return report
 
 
@@ -225,6 +345,14 @@ def reload(out: Path) -> dict[str, Any]:
         report["load_without_import"] = f"{type(error).__name__}: {'winit>Dirac' in str(error)}"
     saved_config = json.loads((out / "build.json").read_text())["initializers"]["dense.kernel_initializer"]
     report["deserialize_without_import"] = type(keras.initializers.deserialize(saved_config)).__module__
+    refused = {}
+    for name, config in json.loads((out / "build.json").read_text())["no_keras_twin"].items():
+        try:  # what load_model does with a layer's initializer config
+            keras.layers.Dense(2, kernel_initializer=config)
+            refused[name] = "accepted"
+        except (TypeError, ValueError) as error:
+            refused[name] = type(error).__name__
+    report["refused_without_import"] = refused
     report["winit_imported_by_keras"] = "winit.keras" in sys.modules
 
     import winit.keras  # noqa: F401 - registers winit's classes with Keras
