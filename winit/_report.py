@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from winit._roles import KEEP
 from winit._schemes import Plan
 
-_HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
+_HEADERS: Final = (
+    "parameter",
+    "layer",
+    "role",
+    "scheme",
+    "layout",
+    "shape",
+    "fan_in",
+    "fan_out",
+    "gain",
+    "std",
+)
 _NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
 
 
@@ -17,7 +30,11 @@ class InitRecord:
     """One initialized tensor: its qualified name, the layer it belongs to and the resolved plan's numbers.
 
     ``part`` names a block of a fused parameter initialized on its own (an RNN gate, a q/k/v block
-    of an attention projection); it is empty for a whole parameter.
+    of an attention projection); it is empty for a whole parameter. ``kept``: the rule was ``"keep"``
+    and the tensor holds what the model's constructor set; ``tied_to``: this name is an alias of a
+    parameter written under its first name ``tied_to`` (drawn once, not again). Both rows carry no
+    plan: fans 0, gain and std NaN. ``role`` is the parameter's :class:`winit.Role` value (empty when
+    the caller did not infer one).
     """
 
     name: str
@@ -30,9 +47,12 @@ class InitRecord:
     std: float
     layout: str = "torch"
     part: str = ""
+    kept: bool = False
+    tied_to: str = ""
+    role: str = ""
 
     @classmethod
-    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "") -> InitRecord:
+    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "", role: str = "") -> InitRecord:
         """The row for ``plan`` applied to parameter ``name`` of a ``layer``."""
         return cls(
             name=name,
@@ -45,7 +65,20 @@ class InitRecord:
             std=plan.std,
             layout=plan.layout,
             part=part,
+            role=role,
         )
+
+    @classmethod
+    def keep(cls, name: str, layer: str, shape: tuple[int, ...], part: str = "") -> InitRecord:
+        """The row for parameter ``name`` left as constructed (rule ``"keep"``)."""
+        nan = math.nan
+        return cls(name, layer, KEEP, shape, 0, 0, nan, nan, layout="", part=part, kept=True)
+
+    @classmethod
+    def tie(cls, name: str, layer: str, shape: tuple[int, ...], first: str) -> InitRecord:
+        """The row for ``name``, the same tensor as parameter ``first`` (initialized under that name)."""
+        nan = math.nan
+        return cls(name, layer, "tied", shape, 0, 0, nan, nan, layout="", tied_to=first)
 
     @property
     def key(self) -> str:
@@ -55,8 +88,11 @@ class InitRecord:
     def cells(self) -> tuple[str, ...]:
         """The row as table cells, in the order of the report's columns."""
         shape = "×".join(str(d) for d in self.shape) or "scalar"
+        if self.kept or self.tied_to:  # no plan: the numbers would say nothing
+            scheme = f"tied to {self.tied_to}" if self.tied_to else self.scheme
+            return (self.key, self.layer, self.role or "-", scheme, "-", shape, "-", "-", "-", "-")
         return (
-            self.key, self.layer, self.scheme, shape,
+            self.key, self.layer, self.role or "-", self.scheme, self.layout, shape,
             str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
         )  # fmt: skip
 

@@ -33,6 +33,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.flax needs JAX: pip install 'winit[flax]'") from error
 
 from winit._fans import AxisSpec, _axes
+from winit._flax_model import init_, init_params
 from winit._laws import Constant, Dirac, Identity
 from winit._registry import get
 from winit._schemes import Scheme
@@ -52,6 +53,8 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "init_",
+    "init_params",
     "initializer",
     "kaiming_normal",
     "kaiming_uniform",

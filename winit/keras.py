@@ -93,6 +93,7 @@ from typing import Any, ClassVar, Final, TypeVar
 import keras
 
 from winit._api import init
+from winit._keras_model import init_
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, suggest
@@ -126,6 +127,7 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "init_",
     "lecun_normal",
     "lecun_uniform",
     "ones",
