@@ -244,8 +244,25 @@ def _kind(name: str) -> str:
     return match.group("kind") if match else name
 
 
-def _linen_params(flat: list[tuple[tuple[str, ...], Any]]) -> tuple[list[Param], dict[str, int | None]]:
-    """Params of a linen tree: roles from the module names on each path, blocks from paths holding attention."""
+def _natural(path: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Sort key: linen auto-names by kind then index (``Dense_10`` after ``Dense_2``), as they were defined."""
+    keys = []
+    for key in path:
+        match = _AUTO.match(key)
+        index = match.group("index") if match else None
+        keys.append((_kind(key), int(index)) if index is not None else (key, -1))
+    return tuple(keys)
+
+
+def _linen_params(
+    flat: list[tuple[tuple[str, ...], Any]],
+) -> tuple[list[Param], dict[str, int | None], set[int]]:
+    """Params of a linen tree: roles from the module names on each path, blocks from paths holding attention.
+
+    Trees come back with sorted keys (definition order across module kinds is lost), so the head is
+    the highest-numbered Dense outside blocks nearest the root.
+    """
+    flat = sorted(flat, key=lambda item: _natural(item[0]))
     attention_at = sorted({path[: i + 1] for path, _ in flat for i, key in enumerate(path[:-2])
                            if _kind(key) in _ATTENTION})  # fmt: skip
     # a block: the path prefix one level above each attention module (the repeated layer holding it)
@@ -260,7 +277,7 @@ def _linen_params(flat: list[tuple[tuple[str, ...], Any]]) -> tuple[list[Param],
         module, key, name = path[:-1], path[-1], "/".join(path)
         kind = _kind(module[-1]) if module else ""
         parent = _kind(module[-2]) if len(module) > 1 else ""
-        shape = tuple(int(n) for n in jnp.shape(leaf))
+        shape = tuple(int(n) for n in leaf.shape)
         unit = units.setdefault(module, len(units))
         block = next((b for owner, b in block_of.items() if path[: len(owner)] == owner and owner), None)
         fields: dict[str, Any] = {"block": block}
@@ -292,7 +309,14 @@ def _linen_params(flat: list[tuple[tuple[str, ...], Any]]) -> tuple[list[Param],
             fields.update(role=Role.OTHER)
         params.append(Param(name, kind or "params", shape, (path, leaf), unit, **fields))
     found = {"L": len(block_of) or None, "d": agreed(widths), "h": agreed(heads), "d_kv": agreed(key_dims)}
-    return params, found
+    loose = [p for p in params if p.role is None and p.tensor == "weight" and p.block is None]
+    if not loose:
+        return params, found, set()
+    depth = min(p.name.count("/") for p in loose)
+    head = max(
+        (p for p in loose if p.name.count("/") == depth), key=lambda p: _natural(tuple(p.name.split("/")))
+    )
+    return params, found, {head.unit}
 
 
 def init_params(
@@ -316,11 +340,11 @@ def init_params(
     choice("rng", rng, ("native", "portable"))
     chosen = winit.recipe("flax" if recipe is None else recipe)
     root = check_seed(seed)
-    listed, found = _linen_params(list(_flat(params)))
-    writes = plan_model(listed, chosen, winit.recipe("flax"), rules, found, sizes)
+    listed, found, heads = _linen_params(list(_flat(params)))
+    writes = plan_model(listed, chosen, winit.recipe("flax"), rules, found, sizes, heads)
     values = {
         write.param.handle[0]: write.param.handle[1] if write.kept
-        else _value(write, jnp.asarray(write.param.handle[1]).dtype, root, rng)
+        else _value(write, write.param.handle[1].dtype, root, rng)
         for write in writes
     }  # fmt: skip
 

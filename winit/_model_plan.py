@@ -162,10 +162,11 @@ def assign_blocks(
     return blocks, total
 
 
-def _settle_roles(params: list[Param], d: int | None) -> None:
-    """Dense weights' roles: MLP_IN/MLP_OUT by reading/writing d in a block, the last one HEAD, else DENSE."""
-    undecided = [p for p in params if p.role is None and p.tensor == "weight"]
-    heads = {undecided[-1].unit} if undecided else set()
+def _settle_roles(params: list[Param], d: int | None, heads: set[int] | None) -> None:
+    """Dense weights' roles: MLP_IN/MLP_OUT by reading/writing d in a block, the head (default: the last), else DENSE."""
+    if heads is None:
+        undecided = [p for p in params if p.role is None and p.tensor == "weight"]
+        heads = {undecided[-1].unit} if undecided else set()
     open_mlp: dict[int, bool] = {}
     for p in params:
         if p.role is not None or p.tensor != "weight":
@@ -292,9 +293,13 @@ def plan_model(
     rules: Rules,
     found: Mapping[str, int | None],
     sizes: Mapping[str, Any],
+    heads: set[int] | None = None,
 ) -> list[Write]:
-    """Every parameter's role, canonical stream and plan; ValueError (naming the parameter) before any write."""
-    _settle_roles(params, found.get("d") if "d" not in sizes else sizes["d"])
+    """Every parameter's role, canonical stream and plan; ValueError (naming the parameter) before any write.
+
+    ``heads``: the layers (``Param.unit``) that are the model's head; None: the last undecided dense weight's.
+    """
+    _settle_roles(params, found.get("d") if "d" not in sizes else sizes["d"], heads)
     streams = _streams(params)
     context = infer_sizes(params, found, sizes)
     checked = _RuleSet(rules, [p.name for p in params])
