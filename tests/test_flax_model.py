@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import winit
-
 jax = pytest.importorskip("jax")
 nnx = pytest.importorskip("flax.nnx")
 wf = pytest.importorskip("winit.flax")
@@ -30,11 +28,11 @@ class Transformer(nnx.Module):  # type: ignore[misc]
     """Embedding, L blocks, final LayerNorm, head: the architecture tests/keras_cases/model.py builds in Keras."""
 
     def __init__(
-        self, d: int = 32, h: int = 4, d_ff: int = 64, L: int = 2, vocab: int = 64, seed: int = 0
+        self, d: int = 32, h: int = 4, d_ff: int = 64, layers: int = 2, vocab: int = 64, seed: int = 0
     ) -> None:
         rngs = nnx.Rngs(seed)
         self.embed = nnx.Embed(vocab, d, rngs=rngs)
-        self.blocks = nnx.List([Block(d, h, d_ff, rngs) for _ in range(L)])
+        self.blocks = nnx.List([Block(d, h, d_ff, rngs) for _ in range(layers)])
         self.ln_f = nnx.LayerNorm(d, rngs=rngs)
         self.head = nnx.Linear(d, vocab, rngs=rngs)
 
@@ -83,8 +81,8 @@ def test_roles_of_every_parameter_of_an_nnx_transformer() -> None:
 
 
 def test_gpt2_per_role_std_measured_on_the_model() -> None:
-    L = 2
-    model = abstract(d=64, d_ff=256, L=L, vocab=256)
+    L = 2  # noqa: N806 - the recipes' name
+    model = abstract(d=64, d_ff=256, layers=L, vocab=256)
     _, report = wf.init_(model, "gpt2", seed=1, rng="portable")
     by_std: dict[float, list[np.ndarray]] = {}
     for row in report:
@@ -105,7 +103,7 @@ def test_gpt2_per_role_std_measured_on_the_model() -> None:
 
 
 def test_default_recipe_is_flax_and_parts_reach_the_recipe() -> None:
-    model = abstract(L=3)
+    model = abstract(layers=3)
     _, report = wf.init_(model, seed=0)
     kernel = report["blocks.0.fc2.kernel"]
     assert kernel.scheme == "variance_scaling" and kernel.std == pytest.approx(
@@ -120,7 +118,7 @@ def test_default_recipe_is_flax_and_parts_reach_the_recipe() -> None:
 
 
 def test_torchtitan_depth_scaled_by_block_index_and_sizes_override() -> None:
-    model = abstract(L=3)
+    model = abstract(layers=3)
     _, report = wf.init_(model, "torchtitan", seed=0)
     for block in range(3):
         assert report[f"blocks.{block}.attn.out.kernel"].std == pytest.approx(
@@ -229,8 +227,11 @@ def test_linen_tree_roles_from_paths_and_the_same_weights_as_nnx() -> None:
     # the same architecture as an nnx module draws the same canonical streams
     model = abstract()
     wf.init_(model, "gpt2", seed=0, rng="portable")
-    pairs = {"params/LBlock_1/MultiHeadDotProductAttention_0/query/kernel": "blocks.1.attn.query.kernel",
-             "params/LBlock_0/Dense_1/kernel": "blocks.0.fc2.kernel", "params/Dense_0/kernel": "head.kernel"}  # fmt: skip
+    pairs = {
+        "params/LBlock_1/MultiHeadDotProductAttention_0/query/kernel": "blocks.1.attn.query.kernel",
+        "params/LBlock_0/Dense_1/kernel": "blocks.0.fc2.kernel",
+        "params/Dense_0/kernel": "head.kernel",
+    }
     for path, name in pairs.items():
         leaf = tree
         for key in path.split("/"):

@@ -33,8 +33,8 @@ _LSTM_HIDDEN: Final = {"hi": "i", "hf": "f", "hg": "g", "ho": "o"}
 
 
 def _children(node: Any) -> Iterator[tuple[str, Any]]:
-    """(name, submodule) in definition order: attributes as assigned, list items by index."""
-    items = enumerate(node) if isinstance(node, (list, tuple, nnx.List)) else vars(node).items()
+    """(name, submodule) in nnx's graph order: attributes by sorted name (as nnx.state lists them), items by index."""
+    items = enumerate(node) if isinstance(node, (list, tuple, nnx.List)) else sorted(vars(node).items())
     for key, value in items:
         if isinstance(value, nnx.Module) or (isinstance(value, (list, tuple)) and _holds_modules(value)):
             yield str(key), value
@@ -45,16 +45,20 @@ def _holds_modules(value: Any) -> bool:
 
 
 def _variables(module: Any) -> Iterator[tuple[str, Any]]:
-    """(attribute, nnx.Variable) that ``module`` holds itself, in definition order."""
+    """(attribute, nnx.Variable) that ``module`` holds itself, by sorted name (nnx's graph order)."""
     if isinstance(module, (list, tuple, nnx.List)):
         return
-    for key, value in vars(module).items():
+    for key, value in sorted(vars(module).items()):
         if isinstance(value, nnx.Variable):
             yield key, value
 
 
 class _Walker:
-    """Lists every nnx.Param of a module as a :class:`Param`, in definition order, with the sizes it reads."""
+    """Lists every nnx.Param of a module as a :class:`Param`, in nnx's graph order, with the sizes it reads.
+
+    nnx orders a module's attributes by name (nnx.state, split/merge, eval_shape all do), so that is
+    the order occurrences of a role are counted in; the MLP in/out pairing reads that order too.
+    """
 
     def __init__(self, module: Any) -> None:
         self.params: list[Param] = []

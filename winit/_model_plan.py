@@ -163,26 +163,25 @@ def assign_blocks(
 
 
 def _settle_roles(params: list[Param], d: int | None, heads: set[int] | None) -> None:
-    """Dense weights' roles: MLP_IN/MLP_OUT by reading/writing d in a block, the head (default: the last), else DENSE."""
+    """Dense weights' roles: in a block, d → other MLP_IN and other → d MLP_OUT (d → d: in, then out); the head
+    (default: the last dense weight) HEAD; else DENSE. Widths decide, so the layers' order rarely matters."""
     if heads is None:
         undecided = [p for p in params if p.role is None and p.tensor == "weight"]
         heads = {undecided[-1].unit} if undecided else set()
-    open_mlp: dict[int, bool] = {}
+    open_mlp: dict[int | None, bool] = {}
     for p in params:
         if p.role is not None or p.tensor != "weight":
             continue
-        in_block = p.block is not None and d is not None
-        closes = in_block and p.n_out == d and open_mlp.get(p.block or 0, False)
-        if closes:
-            p.role = Role.MLP_OUT
-            open_mlp[p.block or 0] = False
-        elif p.unit in heads:
-            p.role = Role.HEAD
-        elif in_block and p.n_in == d:
-            p.role = Role.MLP_IN
-            open_mlp[p.block or 0] = True
-        else:
-            p.role = Role.DENSE
+        role = Role.DENSE
+        if p.block is not None and d is not None:
+            if p.n_out == d and (p.n_in != d or open_mlp.get(p.block, False)):
+                role = Role.MLP_OUT
+            elif p.n_in == d:
+                role = Role.MLP_IN
+        if p.unit in heads and role is not Role.MLP_OUT:
+            role = Role.HEAD
+        open_mlp[p.block] = role is Role.MLP_IN or (open_mlp.get(p.block, False) and role is not Role.MLP_OUT)
+        p.role = role
     for p in params:  # a layer's other tensors take their role from its weight's kind
         if p.role is None:
             p.role = Role.BIAS

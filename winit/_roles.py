@@ -46,10 +46,13 @@ def canonical_stream(
     parameter of attention block ``l`` (0-based) and ``model`` outside blocks (embeddings, the
     head, a final norm). ``unit`` is the role of the layer's weight (:class:`Role` value, with
     ``.q``/``.k``/``.v`` and the like for named projections: ``attention_qkv.q``) or ``norm`` for
-    a norm layer; ``occurrence`` counts the layers of that scope and unit in definition order
-    (attribute assignment order of a module/layer, ``model.layers`` order of a functional Keras
-    model) from 0; ``tensor`` is ``weight``, ``bias``, ``scale`` or ``offset``; ``part`` names a
-    block of a fused tensor drawn as its own stream (an LSTM gate). Example: the key projection
+    a norm layer; ``occurrence`` counts the layers of that scope and unit from 0 in the
+    framework's layer order (Keras: attribute assignment order in a layer, ``model.layers`` order in
+    a functional model; Flax nnx: attributes sorted by name, nnx's graph order; linen: auto-names by
+    kind and index), so layers sharing a role in one block (two norms) must be named to sort in
+    definition order (``ln1``, ``ln2``) for Keras and Flax to agree; ``tensor`` is ``weight``,
+    ``bias``, ``scale`` or ``offset``; ``part`` names a block of a fused tensor drawn as its own
+    stream (an LSTM gate). Example: the key projection
     of block 1 is ``block1/attention_qkv.k#0/weight``, its bias ``block1/attention_qkv.k#0/bias``;
     torch's fused ``in_proj_weight`` draws its q rows as ``block1/attention_qkv.q#0/weight``.
     """
