@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import winit
+
 jax = pytest.importorskip("jax")
 nnx = pytest.importorskip("flax.nnx")
 wf = pytest.importorskip("winit.flax")
@@ -238,3 +240,29 @@ def test_linen_tree_roles_from_paths_and_the_same_weights_as_nnx() -> None:
         for key in path.split("/"):
             leaf = leaf[key]
         np.testing.assert_array_equal(np.asarray(leaf), _value(model, name))
+
+
+def test_portable_values_are_the_canonical_stream_in_torch_layout() -> None:
+    """What PyTorch's init_ must draw for the same weights: winit.init in (out, in) under the canonical name."""
+    from winit._roles import canonical_stream
+
+    model = abstract()
+    _, report = wf.init_(model, "gpt2", seed=0, rng="portable")
+    law = winit.recipe("gpt2").law("attention_qkv")
+    name = canonical_stream("attention_qkv.k", block=1)
+    assert name == "block1/attention_qkv.k#0/weight"
+    # numpy here, JAX in init_: normals agree within a few ulps across backends
+    torch_layout = winit.init(
+        law, (32, 32), backend="numpy", seed=0, rng="portable", stream=name, layout="torch"
+    )
+    kernel = _value(model, "blocks.1.attn.key.kernel")  # (d, h, d_kv): in, then the out axes
+    np.testing.assert_allclose(kernel.reshape(32, 32).T, torch_layout, rtol=0, atol=1e-7)
+    mlp = winit.recipe("gpt2").law("mlp_out", L=2)
+    name = canonical_stream("mlp_out", block=0)
+    torch_layout = winit.init(
+        mlp, (32, 64), backend="numpy", seed=0, rng="portable", stream=name, layout="torch"
+    )
+    np.testing.assert_allclose(_value(model, "blocks.0.fc2.kernel").T, torch_layout, rtol=0, atol=1e-7)
+    bias = winit.init("zeros", (32,), backend="numpy")
+    np.testing.assert_array_equal(_value(model, "blocks.0.fc2.bias"), bias)
+    assert report["blocks.0.fc2.kernel"].std == mlp.plan((32, 64), "torch").std

@@ -248,3 +248,19 @@ def test_lstm_keras_and_torch_recipes() -> None:
     _, torch_report = wk.init_(model, "torch", seed=0)
     assert np.max(np.abs(_numpy(cell.bias))) <= 0.25  # torch: U(±1/√hidden) for RNN biases too
     assert torch_report[f"{cell.bias.path}[f]"].scheme == "random_uniform"
+
+
+def test_conv_batchnorm_dense_roles_and_statistics_reset() -> None:
+    model = keras.Sequential([
+        keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+        keras.layers.Flatten(), keras.layers.Dense(10),
+    ])  # fmt: skip
+    conv, norm, _, head = model.layers
+    norm.moving_variance.assign(np.full((4,), 5.0, np.float32))
+    _, report = wk.init_(model, "torch", seed=0)
+    assert report[conv.kernel.path].role == "conv" and report[head.kernel.path].role == "head"
+    assert (report[conv.kernel.path].fan_in, report[conv.kernel.path].fan_out) == (27, 36)  # Keras' conv fans
+    bound = 1 / math.sqrt(27)  # torch: kaiming_uniform(a=√5) weight and U(±1/√fan_in) bias
+    assert np.max(np.abs(_numpy(conv.kernel))) <= bound and np.max(np.abs(_numpy(conv.bias))) <= bound
+    assert np.any(_numpy(conv.bias) != 0)
+    assert report[norm.gamma.path].role == "norm_scale" and np.all(_numpy(norm.moving_variance) == 1)
