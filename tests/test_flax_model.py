@@ -79,7 +79,7 @@ def test_roles_of_every_parameter_of_an_nnx_transformer() -> None:
     assert roles == expected
     assert report["blocks.1.attn.query.kernel"].shape == (32, 4, 8)
     assert (report["blocks.1.attn.out.kernel"].fan_in, report["blocks.1.attn.out.kernel"].fan_out) == (32, 32)
-    assert report["blocks.0.fc2.kernel"].layout == "flax" and "mlp_out" in str(report)
+    assert report["blocks.0.fc2.kernel"].layout == "flax" and "blocks.0.fc2.kernel" in str(report)
 
 
 def test_gpt2_per_role_std_measured_on_the_model() -> None:

@@ -10,18 +10,7 @@ from typing import Any, Final
 from winit._roles import KEEP
 from winit._schemes import Plan
 
-_HEADERS: Final = (
-    "parameter",
-    "layer",
-    "role",
-    "scheme",
-    "layout",
-    "shape",
-    "fan_in",
-    "fan_out",
-    "gain",
-    "std",
-)
+_HEADERS: Final = ("parameter", "layer", "scheme", "shape", "fan_in", "fan_out", "gain", "std")
 _NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
 
 
@@ -90,9 +79,9 @@ class InitRecord:
         shape = "×".join(str(d) for d in self.shape) or "scalar"
         if self.kept or self.tied_to:  # no plan: the numbers would say nothing
             scheme = f"tied to {self.tied_to}" if self.tied_to else self.scheme
-            return (self.key, self.layer, self.role or "-", scheme, "-", shape, "-", "-", "-", "-")
+            return (self.key, self.layer, scheme, shape, "-", "-", "-", "-")
         return (
-            self.key, self.layer, self.role or "-", self.scheme, self.layout, shape,
+            self.key, self.layer, self.scheme, shape,
             str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
         )  # fmt: skip
 
