@@ -1092,6 +1092,8 @@ def realize_block(
         raise ValueError(f"a {shape} piece at row {row_start} does not fit in a {parent} parameter")
     native = adapter.native_dtype(dtype)
     block_shape = tuple(b - a for a, b in block)
+    if getattr(device, "type", None) == "meta":  # torch's meta device: a deferred-init placeholder, no values
+        return adapter.full(block_shape, 0.0, native, device)
     key = key_words(seed) if isinstance(seed, int) else jax_key_words(seed)
     if isinstance(law, Constant):
         return adapter.full(block_shape, law.value, native, device)

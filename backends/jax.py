@@ -52,8 +52,10 @@ class JaxAdapter:
         if device is None or isinstance(device, jax.Device):
             return device
         if isinstance(device, str):
-            platform, _, index = device.partition(":")
+            platform, sep, index = device.partition(":")
             try:
+                if sep and not (index.isascii() and index.isdecimal()):  # "cpu:-1" would wrap to the last one
+                    raise ValueError(f"device index {index!r} is not a non-negative integer")
                 return jax.devices(platform)[int(index or 0)]
             except (RuntimeError, IndexError, ValueError) as error:
                 raise ValueError(f"no JAX device {device!r}; available: {jax.devices()}") from error

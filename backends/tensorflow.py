@@ -152,9 +152,26 @@ class TensorFlowAdapter:
         return name if name in ("float32", "float64") else "float32"
 
     def device(self, device: object) -> str | None:
-        if device is None or isinstance(device, str):
-            return device
-        raise TypeError(f"tensorflow device must be a device string like '/CPU:0', got {device!r}")
+        if device is None:
+            return None
+        if not isinstance(device, str):
+            raise TypeError(f"tensorflow device must be a device string like '/CPU:0', got {device!r}")
+        # tf.device places softly: an absent '/GPU:0' would silently give a CPU tensor, so check it here.
+        try:
+            spec = tf.DeviceSpec.from_string(device)
+        except ValueError as error:
+            raise ValueError(
+                f"tensorflow device {device!r} is not a device string like '/CPU:0': {error}"
+            ) from error
+        here = tf.config.list_logical_devices()
+        if spec.device_type is not None and not any(
+            (found := tf.DeviceSpec.from_string(logical.name)).device_type == spec.device_type
+            and spec.device_index in (None, found.device_index)
+            for logical in here
+        ):
+            available = ", ".join(logical.name for logical in here)
+            raise ValueError(f"no tensorflow device {device!r} here; available: {available}")
+        return device
 
     def generator(self, seed: object, device: Any) -> SeedStream:
         if isinstance(seed, tf.random.Generator):

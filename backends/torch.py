@@ -46,7 +46,7 @@ class TorchAdapter:
             raise ValueError(f"torch device {device!r} is not usable here: {error}") from error
         return resolved
 
-    def generator(self, seed: object, device: torch.device) -> torch.Generator:
+    def generator(self, seed: object, device: torch.device) -> torch.Generator | None:
         if isinstance(seed, torch.Generator):
             if seed.device.type != device.type:
                 raise ValueError(
@@ -54,6 +54,10 @@ class TorchAdapter:
                     f"created with torch.Generator(device={str(device)!r})"
                 )
             return seed
+        if device.type == "meta":  # shapes and dtypes only: nothing is drawn, and no generator lives there
+            if seed is not None:
+                check_seed(seed)
+            return None
         generator = torch.Generator(device=device)
         if seed is None:
             generator.seed()

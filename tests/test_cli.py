@@ -212,3 +212,64 @@ def test_readme_worked_exercise_matches_the_real_output() -> None:
     assert block, "README lost its worked exercise"
     argv, shown = block.group(1).split(), block.group(2)
     assert run(*argv) == shown
+
+
+# -- every bad input: status 2, one line on stderr, no traceback (issue 14, item 17) ----------------------
+_HUGE = "1" + "0" * 400  # 10**400: an int no float can hold
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "he_normal", "--shape", "3", "4", "--param", "a=1e200"], "winit explain: error: "),
+        (["explain", "he_normal", "--shape", "4", _HUGE], "winit explain: error: "),
+        (
+            ["probe", "--plot", "/no/such/directory/probe.png"],
+            "directory '/no/such/directory' does not exist",
+        ),
+        (["probe", "--width", "1e8"], "argument --width: invalid int value: '1e8'"),
+        (["probe", "--width", "100000000"], "width=100000000"),
+        (["probe", "--depth", "100000000"], "depth=100000000"),
+        (["explain", "he_normal"], "the following arguments are required: --shape"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_every_bad_input_exits_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        status = main(argv, out=io.StringIO())
+    except SystemExit as exit_info:  # argparse's own errors leave through sys.exit
+        status = exit_info.code
+    assert status == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert message in err
+    assert err.startswith("winit") and "Traceback" not in err
+
+
+def test_probe_plot_with_an_unknown_extension_exits_2_before_probing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "probe.foo"
+    assert main(["probe", "--plot", str(target), "--depth", "1000000"], out=io.StringIO()) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert "must end in an image format's suffix; accepted: " in err and ".png" in err and ".svg" in err
+    assert not target.exists()
+
+
+@pytest.mark.slow
+def test_bad_numbers_exit_2_without_a_traceback_in_a_subprocess() -> None:
+    for argv in (
+        ["explain", "he_normal", "--shape", "3", "4", "--param", "a=1e200"],
+        ["explain", "he_normal", "--shape", "4", _HUGE],
+        ["probe", "--width", "1e8"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "winit", *argv], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 2, (argv, done.stderr)
+        assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr

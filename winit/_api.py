@@ -69,7 +69,7 @@ def init(
     resolved = plan(
         scheme,
         shape,
-        layout=layout or adapter.default_layout,
+        layout=adapter.default_layout if layout is None else layout,
         in_axis=in_axis,
         out_axis=out_axis,
         batch_axis=batch_axis,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from winit._validate import choice, integer, shape_tuple
@@ -22,7 +23,12 @@ AxisSpec = int | Sequence[int]
 
 
 def _axes(what: str, spec: AxisSpec, ndim: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    items = (spec,) if isinstance(spec, int) else tuple(spec)
+    if isinstance(spec, numbers.Integral):
+        items: tuple[object, ...] = (spec,)  # a bool goes on to integer(), which names it
+    elif isinstance(spec, Iterable) and not isinstance(spec, (str, bytes)):
+        items = tuple(spec)
+    else:
+        raise TypeError(f"{what} must be an int or a sequence of ints, got {spec!r} ({type(spec).__name__})")
     axes = []
     for item in items:
         axis = integer(what, item)

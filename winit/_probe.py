@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -314,6 +315,46 @@ def _progress(enabled: bool, total: int, description: str) -> Iterator[Any]:
         yield lambda n=1: bar.advance(task, n)
 
 
+def _physical_memory() -> int | None:
+    """This machine's RAM in bytes, or None where the OS does not say (the size check is then skipped)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _check_size(depth: int, width: int, batch: int) -> None:
+    """Refuse, before allocating anything, a probe whose arrays cannot fit in this machine's memory."""
+    # float32: weights and their gradients, every layer's pre-/post-activations and gradients for one
+    # batch, and the training set of _TRAIN_BATCHES batches; a lower bound, so nothing sane is refused.
+    need = 4 * (2 * depth * width * width + 3 * depth * batch * width + _TRAIN_BATCHES * batch * width)
+    memory = _physical_memory()
+    if memory is not None and need > memory:
+        raise ValueError(
+            f"a probe of depth={depth}, width={width}, batch={batch} needs at least {need / 2**30:.3g} GiB; "
+            f"this machine has {memory / 2**30:.3g} GiB: make depth, width or batch smaller"
+        )
+
+
+def check_plot_path(path: str | Path) -> Path:
+    """``path`` if a probe figure can be written there (its directory exists, its suffix is an image format)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(f"cannot write {str(target)!r}: directory {str(target.parent)!r} does not exist")
+    from winit._plot import _pyplot
+
+    _pyplot()  # ImportError naming the cli extra when matplotlib is missing
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if target.suffix[1:].lower() not in formats:
+        raise ValueError(
+            f"cannot write {str(target)!r}: the file name must end in an image format's suffix; "
+            f"accepted: {', '.join('.' + name for name in formats)}"
+        )
+    return target
+
+
 def probe(
     activation: str = "tanh",
     *,
@@ -348,6 +389,7 @@ def probe(
     seed = integer("seed", seed, minimum=0)
     train_steps = integer("train_steps", train_steps, minimum=0)
     lr = real("lr", lr, positive=True)
+    _check_size(depth, width, batch)
     items = _resolve(schemes)
 
     data_x, data_y = synthetic_task(batch * _TRAIN_BATCHES, width, classes, seed)
@@ -444,6 +486,8 @@ def _console(out: TextIO, plain: bool) -> Any:
 def run_probe(args: argparse.Namespace, out: TextIO) -> int:
     """``winit probe``: print the verdict table, optionally write the figure; 2 on a bad value."""
     try:
+        if args.plot:  # before the probe runs, not after
+            check_plot_path(args.plot)
         result = probe(
             args.activation,
             depth=args.depth,
@@ -456,8 +500,8 @@ def run_probe(args: argparse.Namespace, out: TextIO) -> int:
             lr=args.lr,
             progress=True,
         )
-    except (ValueError, TypeError) as error:
-        print(f"winit probe: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OverflowError, ImportError, MemoryError) as error:
+        print(f"winit probe: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     console = _console(out, args.plain)
     if console is None:
@@ -470,9 +514,23 @@ def run_probe(args: argparse.Namespace, out: TextIO) -> int:
                     run.diagnosis.rich_table(f"{run.label}: {run.verdict} ({run.diagnosis.reason})")
                 )
     if args.plot:
-        path = result.plot(args.plot)
+        try:
+            path = result.plot(args.plot)
+        except (
+            ValueError,
+            OSError,
+            RuntimeError,
+        ) as error:  # e.g. a pgf backend without LaTeX, no permission
+            print(f"winit probe: error: {_one_line(error)}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"wrote {path}", file=out)
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """``error``'s message on one line (a MemoryError may have none: then its type names it)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def run_recommend(args: argparse.Namespace, out: TextIO) -> int:
@@ -480,7 +538,7 @@ def run_recommend(args: argparse.Namespace, out: TextIO) -> int:
     try:
         name = recommend(args.activation, args.distribution)
     except (ValueError, TypeError) as error:
-        print(f"winit recommend: error: {error}", file=sys.stderr)
+        print(f"winit recommend: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     rows = [("activation", args.activation.lower()), ("scheme", name), ("formula", get(name).description)]
     console = _console(out, args.plain)

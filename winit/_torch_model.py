@@ -7,22 +7,32 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, TypeAlias, cast
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.rnn import RNNBase, RNNCellBase
-from torch.nn.parameter import UninitializedParameter
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
 from winit._registry import get
 from winit._report import InitRecord, InitReport
+from winit._roles import KEEP
 from winit._schemes import Plan, Scheme
+from winit._torch_meta import Slot, check_recoverable, materialize, meta_slots
+from winit._torch_owners import (
+    Owner,
+    assign_hooked,
+    check_invertible,
+    full_params,
+    list_owners,
+    refresh_power_iteration,
+    unwrap,
+    written_ids,
+)
 from winit._validate import choice, suggest
 from winit.backends._common import check_seed, dtype_name
 from winit.backends._portable import realize_block, stream_id
@@ -30,6 +40,7 @@ from winit.backends.torch import ADAPTER
 
 SchemeLike: TypeAlias = "str | Scheme"
 SchemeRules: TypeAlias = "SchemeLike | Mapping[type[nn.Module] | str, SchemeLike] | None"
+_Rule: TypeAlias = "Scheme | str"  # a Scheme, or KEEP
 
 _NORM_TYPES: Final[tuple[type[nn.Module], ...]] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
 _GATE_NAMES: Final[dict[int, tuple[str, ...]]] = {4: ("i", "f", "g", "o"), 3: ("r", "z", "n")}
@@ -45,12 +56,15 @@ def _check_no_generator(rng: str, generator: object) -> None:
 
 @dataclass(frozen=True)
 class _Piece:
-    """One write: rows [start, stop) of parameter ``attr`` of ``module`` (the whole parameter if stop is None)."""
+    """One write: rows [start, stop) of parameter ``attr`` of ``module`` (the whole parameter if stop is None).
+
+    ``plan`` None: the rule is KEEP, nothing is written.
+    """
 
     module: nn.Module
     attr: str
     name: str
-    plan: Plan
+    plan: Plan | None
     part: str = ""
     start: int = 0
     stop: int | None = None
@@ -67,8 +81,9 @@ class _Rules:
         self.nonlinearity = choice(
             "nonlinearity", nonlinearity, tuple(dict.fromkeys((*ACTIVATIONS, *NONLINEARITIES)))
         )
-        self.patterns: dict[str, Scheme] = {}
-        self.types: dict[type[nn.Module], Scheme] = {}
+        self.patterns: dict[str, _Rule] = {}
+        self.types: dict[type[nn.Module], _Rule] = {}
+        self.weight: _Rule
         if isinstance(scheme, Mapping):
             self.weight = self.resolve(recommend(self.nonlinearity))
             for key, value in scheme.items():
@@ -86,10 +101,12 @@ class _Rules:
         self.bias = self.resolve(bias)
         self.orthogonal = get("orthogonal")
 
-    def resolve(self, value: object) -> Scheme:
-        """``value`` as a Scheme; a scheme named by string takes ``nonlinearity`` when it has that parameter."""
+    def resolve(self, value: object) -> _Rule:
+        """``value`` as a Scheme, or KEEP; a scheme named by string takes ``nonlinearity`` if it has it."""
         if isinstance(value, Scheme):
             return value  # the caller built it; take it as it is
+        if value == KEEP:
+            return KEEP
         if not isinstance(value, str):
             raise TypeError(f"a scheme must be a name or a winit.Scheme, got {value!r}")
         spec = get(value)
@@ -106,7 +123,7 @@ class _Rules:
                     f"{', '.join(names)}.{suggest(pattern, names)}"
                 )
 
-    def match(self, name: str, module: nn.Module, *, typed: bool = True) -> Scheme | None:
+    def match(self, name: str, module: nn.Module, *, typed: bool = True) -> _Rule | None:
         """The first pattern matching ``name``, else (if ``typed``) the most specific type rule, else None."""
         for pattern, spec in self.patterns.items():
             if fnmatch.fnmatchcase(name, pattern):
@@ -117,7 +134,7 @@ class _Rules:
                     return self.types[cls]
         return None
 
-    def pick(self, name: str, module: nn.Module, default: Scheme, *, typed: bool = True) -> Scheme:
+    def pick(self, name: str, module: nn.Module, default: _Rule, *, typed: bool = True) -> _Rule:
         """The scheme for parameter ``name``: a matching rule (see :meth:`match`), else ``default``."""
         spec = self.match(name, module, typed=typed)
         return default if spec is None else spec
@@ -132,10 +149,13 @@ def _pieces(rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: st
     """The writes that initialize ``module.attr``: whole, or per gate / q-k-v block, each with its plan."""
     shape = tuple(param.shape)
 
-    def whole(spec: Scheme, layout: str = "torch") -> _Piece:
-        return _Piece(module, attr, name, spec.plan(shape, layout))
+    def whole(spec: _Rule, layout: str = "torch") -> _Piece:
+        return _Piece(module, attr, name, None if isinstance(spec, str) else spec.plan(shape, layout))
 
-    def blocks(spec: Scheme, labels: tuple[str, ...]) -> Iterator[_Piece]:
+    def blocks(spec: _Rule, labels: tuple[str, ...]) -> Iterator[_Piece]:
+        if isinstance(spec, str):  # KEEP: one row for the whole parameter
+            yield whole(spec)
+            return
         rows = shape[0] // len(labels)
         block = (rows, *shape[1:])
         for index, label in enumerate(labels):
@@ -180,25 +200,6 @@ def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
     return generator
 
 
-def _materialize(module: nn.Module, device: torch.device) -> None:
-    """Allocate a meta model on ``device`` without any initialization (to_empty), then reset norm statistics."""
-    module.to_empty(device=device)
-    left: list[str] = []
-    for prefix, sub in module.named_modules():
-        if isinstance(sub, _NormBase) and sub.track_running_stats:
-            sub.reset_running_stats()  # buffers, not parameters: running mean 0, var 1, count 0
-            continue
-        left.extend(
-            f"{prefix}.{buffer}" if prefix else buffer for buffer, _ in sub.named_buffers(recurse=False)
-        )
-    if left:
-        warnings.warn(
-            f"winit.torch.init_: buffers {', '.join(left)} came off the meta device uninitialized "
-            "(to_empty); winit initializes parameters only, so set them yourself",
-            stacklevel=3,
-        )
-
-
 def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     """The tensor this process holds of ``param`` and its (start, stop) per axis in the global tensor."""
     if not hasattr(param, "device_mesh"):  # a plain tensor: all of it, here
@@ -211,13 +212,12 @@ def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     return local, tuple((start, start + n) for start, n in zip(offset, shape, strict=True))
 
 
-def _write_portable(piece: _Piece, seed: int) -> None:
-    """Write this process's part of ``piece`` with the portable generator (stream = the parameter's name).
+def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None:
+    """Write this process's part of ``piece`` into ``param`` with the portable generator (stream = its name).
 
     A piece covers rows [start, stop) of its parameter; elements take the parameter's flat indices,
     so a shard holding any block of it writes exactly that block's values.
     """
-    param: Tensor = getattr(piece.module, piece.attr)
     local, block = _local_block(param)
     if local.is_meta or local.numel() == 0:
         return
@@ -228,7 +228,7 @@ def _write_portable(piece: _Piece, seed: int) -> None:
         return  # this rank holds none of the piece
     piece_block = ((rows[0] - start, rows[1] - start), *block[1:]) if shape else ()
     values = realize_block(
-        ADAPTER, piece.plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
+        ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
         device=local.device, block=piece_block, parent_shape=shape, row_start=start,
     )  # fmt: skip
     target = local[rows[0] - block[0][0] : rows[1] - block[0][0]] if shape else local
@@ -254,15 +254,25 @@ def init_(
     blocks of ``MultiheadAttention.in_proj_weight`` ``scheme`` per block, ConvTranspose weights fans
     from the ``torch_transpose`` layout, Embedding's padding row 0. ``scheme`` may map module types
     (most specific class wins; they set weights, not biases or RNN recurrent weights) and fnmatch
-    patterns on qualified parameter names (first match wins, over everything) to schemes; tied
-    parameters are written once, under their first name. ``seed``: each parameter draws from its
-    own generator seeded from (seed, qualified name), so layers elsewhere do not change it;
-    ``generator``: one stream in module order; neither: torch's global RNG. A model on the meta
-    device is allocated on ``device`` with ``to_empty`` and written once; no ``reset_parameters``
-    runs. ``rng="native"`` samples with torch's own generators; ``rng="portable"`` with winit's
-    Philox-4x32-10, keyed by ``seed`` with the qualified name as stream: the same values as
-    ``winit.init(..., rng="portable", stream=name)`` on any backend, and a parameter sharded as a
-    DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just its block of those values.
+    patterns on qualified parameter names (first match wins, over everything) to schemes; the rule
+    ``"keep"`` (``winit._roles.KEEP``) leaves a parameter as constructed (a report row says so).
+    Tied parameters are written once, under their first name; each alias gets a row "tied to" it.
+    torch.compile, DataParallel, DDP and FSDP1 wrappers are looked through: names, seeds and patterns
+    are the bare model's. A parametrized weight (weight_norm, spectral_norm, ``parametrize``) is drawn
+    at its effective shape and assigned through ``right_inverse`` (weight_norm: ``g = ‖W‖`` per row,
+    so the effective weight is the draw; spectral_norm: the original is the draw, ``_u``/``_v``
+    redrawn and iterated). BatchNorm running statistics of the norms written are reset.
+    ``seed``: each parameter draws from its own generator seeded from (seed, qualified name), so
+    layers elsewhere do not change it; ``generator``: one stream in module order; neither: torch's
+    global RNG. Meta tensors (a model built under ``torch.device("meta")`` or
+    :func:`winit.torch.deferred_init`) are allocated on ``device`` one by one, real ones are left as
+    they are (moved to ``device``); a meta buffer or kept parameter is recomputed (norm statistics;
+    a transformers model's own ``_init_weights``) or refused by name before anything is written.
+    No ``reset_parameters`` runs. ``rng="native"`` samples with torch's own generators;
+    ``rng="portable"`` with winit's Philox-4x32-10, keyed by ``seed`` with the qualified name as
+    stream: the same values as ``winit.init(..., rng="portable", stream=name)`` on any backend, and
+    a parameter sharded as a DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just
+    its block of those values.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"init_ initializes a torch.nn.Module, got {type(module).__name__}")
@@ -275,63 +285,112 @@ def init_(
     root_seed = None if seed is None and rng == "native" else check_seed(seed)
     target_device = None if device is None else ADAPTER.device(device)
     rules = _Rules(scheme, nonlinearity, bias)
+    with full_params(module):
+        report = _init_bare(unwrap(module), rules, root_seed, generator, target_device, rng)
+    return module, report
 
+
+def _init_bare(
+    bare: nn.Module,
+    rules: _Rules,
+    root_seed: int | None,
+    generator: torch.Generator | None,
+    target_device: torch.device | None,
+    rng: str,
+) -> InitReport:
+    """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
     # Plan everything before touching the model, so a bad rule leaves it as it was.
-    owners: list[tuple[nn.Module, str, Tensor, str]] = []
-    first_owner: dict[int, tuple[nn.Module, str]] = {}
-    aliases: list[tuple[nn.Module, str, nn.Module, str]] = []
-    for prefix, sub in module.named_modules():
-        for attr, param in sub.named_parameters(recurse=False):
-            if id(param) in first_owner:  # tied: initialized under its first name only
-                aliases.append((sub, attr, *first_owner[id(param)]))
-                continue
-            first_owner[id(param)] = (sub, attr)
-            name = f"{prefix}.{attr}" if prefix else attr
-            if isinstance(param, UninitializedParameter):
-                raise ValueError(
-                    f"{name!r} of lazy module {type(sub).__name__} has no shape yet; run a forward pass first"
-                )
-            owners.append((sub, attr, param, name))
-    rules.check_patterns([name for *_, name in owners])
-    pieces = [piece for sub, attr, param, name in owners for piece in _pieces(rules, sub, attr, param, name)]
+    owners, aliases = list_owners(bare)
+    names = [owner.name for owner in owners]
+    for pattern in rules.patterns:
+        tied = [(a.name, o.name) for a, o in aliases if fnmatch.fnmatchcase(a.name, pattern)]
+        if tied and not any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            raise ValueError(
+                f"scheme pattern {pattern!r} matches only {tied[0][0]!r}, which is tied to {tied[0][1]!r} and "
+                f"is initialized under that name; write the rule for {tied[0][1]!r}"
+            )
+    rules.check_patterns(names)
+    planned: list[tuple[Owner, list[_Piece]]] = []
+    for owner in owners:
+        shape_of = torch.empty(owner.shape, device="meta")
+        pieces = list(_pieces(rules, owner.module, owner.attr, shape_of, owner.name))
+        if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
+            check_invertible(owner)
+        planned.append((owner, pieces))
+    drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
+    is_drawn = {id(owner) for owner in drawn}
 
-    tensors = [*module.parameters(), *module.buffers()]
-    if any(t.is_meta for t in tensors):
+    slots = meta_slots(bare)
+    if slots:
         if target_device is None:
             raise ValueError(
                 "the model is on the meta device; pass device= (e.g. 'cpu' or 'cuda') to materialize it"
             )
-        _materialize(module, target_device)
-    elif target_device is not None:
-        module.to(target_device)
-    for sub, attr, owner, owner_attr in aliases:
-        # to_empty gives each alias of a tied parameter its own storage (torchdistx#12): tie them again
-        setattr(sub, attr, getattr(owner, owner_attr))
+        written = {tensor_id for owner in drawn for tensor_id in written_ids(owner)}
+        needed: list[Slot] = [slot for slot in slots if id(slot.get()) not in written]
+        check_recoverable(bare, needed)
+        materialize(bare, target_device, needed)
+    if target_device is not None and any(
+        t.device != target_device for t in (*bare.parameters(), *bare.buffers())
+    ):
+        bare.to(target_device)  # real tensors keep their values
+    for alias, owner in aliases:
+        # materializing gives each alias of a tied parameter its own storage (torchdistx#12): tie them again
+        setattr(alias.module, alias.attr, getattr(owner.module, owner.attr))
 
     records: list[InitRecord] = []
-    streams: dict[str, torch.Generator | None] = {}
     with torch.no_grad():
-        for piece in pieces:
-            if rng == "portable" and root_seed is not None:
-                _write_portable(piece, root_seed)
-                records.append(
-                    InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
+        for owner, pieces in planned:
+            layer = type(owner.module).__name__
+            staging: Tensor | None = None
+            if owner.parametrized and id(owner) in is_drawn:
+                like = owner.original()
+                staging = torch.empty(owner.shape, dtype=like.dtype, device=like.device)
+            stream: torch.Generator | None = generator
+            if (
+                root_seed is not None and rng == "native" and id(owner) in is_drawn
+            ):  # one stream for all its blocks
+                where = owner.module._parameters[owner.attr] if staging is None else staging
+                stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
+            for piece in pieces:
+                if piece.plan is None:
+                    records.append(InitRecord.keep(owner.name, layer, owner.shape, piece.part))
+                    continue
+                if rng == "portable" and root_seed is not None:
+                    param = owner.module._parameters[owner.attr] if staging is None else staging
+                    _write_portable(piece, piece.plan, root_seed, param)  # type: ignore[arg-type]
+                else:
+                    target = piece.target() if staging is None else staging[piece.start : piece.stop]
+                    ADAPTER.realize_into(piece.plan, target, stream)
+                records.append(InitRecord.from_plan(owner.name, layer, piece.plan, piece.part))
+            if staging is not None:
+                vectors = (
+                    generator
+                    if root_seed is None
+                    else _stream(root_seed, f"{owner.name}/power", staging.device)
                 )
-                continue
-            target = piece.target()
-            if piece.name not in streams:
-                streams[piece.name] = (
-                    generator if root_seed is None else _stream(root_seed, piece.name, target.device)
-                )
-            ADAPTER.realize_into(piece.plan, target, streams[piece.name])
-            records.append(
-                InitRecord.from_plan(piece.name, type(piece.module).__name__, piece.plan, piece.part)
-            )
-        for sub in module.modules():
+                if owner.hook is not None:
+                    assign_hooked(owner, staging, vectors)
+                else:
+                    setattr(owner.module, owner.attr, staging)  # through right_inverse
+                    refresh_power_iteration(owner, vectors)
+        records += [
+            InitRecord.tie(alias.name, type(alias.module).__name__, alias.shape, owner.name)
+            for alias, owner in aliases
+        ]
+        drawn_modules = {id(owner.module) for owner in drawn}
+        for sub in bare.modules():
+            reset = id(sub) in drawn_modules or not getattr(sub, "affine", True)  # a kept norm keeps them
+            if isinstance(sub, _NormBase) and sub.track_running_stats and reset:
+                sub.reset_running_stats()  # statistics gathered under the old weights
             padding = getattr(sub, "padding_idx", None)
-            if isinstance(sub, (nn.Embedding, nn.EmbeddingBag)) and padding is not None:
+            if (
+                isinstance(sub, (nn.Embedding, nn.EmbeddingBag))
+                and padding is not None
+                and id(sub) in drawn_modules
+            ):
                 # as torch does: the padding row stays 0 (it gets no gradient); on this rank's shard only
                 local, block = _local_block(sub.weight)
                 if block[0][0] <= padding < block[0][1]:
                     local[padding - block[0][0]].zero_()
-    return module, InitReport(records)
+    return InitReport(records)

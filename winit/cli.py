@@ -11,7 +11,7 @@ import argparse
 import ast
 import sys
 from collections.abc import Sequence
-from typing import Any, Final, TextIO
+from typing import Any, Final, NoReturn, TextIO
 
 from winit._api import plan
 from winit._fans import LAYOUTS
@@ -84,10 +84,17 @@ def _render(title: str, header: Row, rows: list[Row], footer: str, out: TextIO, 
     Console(file=out, highlight=False, soft_wrap=False).print(table)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose bad-argument error is one line on stderr (no usage block), status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from winit import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="winit",
         description="Weight-initialization schemes as data: explain a scheme's numbers for a weight shape.",
     )
@@ -159,8 +166,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             batch_axis=args.batch_axis,
             **params,
         )
-    except (ValueError, TypeError) as error:
-        print(f"winit {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OverflowError) as error:
+        message = " ".join(str(error).split())
+        if isinstance(
+            error, OverflowError
+        ):  # its own message ("(34, 'Numerical result out of range')") names nothing
+            message = f"a number in the arguments is beyond floating-point range ({message})"
+        print(f"winit {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     shape = " ".join(map(str, resolved.shape))
     title = f"winit explain {resolved.scheme.name} --shape {shape} --layout {resolved.layout}"

@@ -90,7 +90,10 @@ import random
 from collections.abc import Sequence
 from typing import Any, ClassVar, Final, TypeVar
 
-import keras
+try:
+    import keras
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError("winit.keras needs Keras 3: pip install 'winit[keras]'") from error
 
 from winit._api import init
 from winit._keras_model import init_
