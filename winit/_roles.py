@@ -33,3 +33,28 @@ class Role(str, Enum):
     RECURRENT_INPUT = "recurrent_input"  # RNN input-to-hidden weights
     DENSE = "dense"  # any other weight matrix
     OTHER = "other"  # parameters with laws of their own (Mamba A_log, D, logit scales): kept by default
+
+
+def canonical_stream(
+    unit: str, *, block: int | None = None, occurrence: int = 0, tensor: str = "weight", part: str = ""
+) -> str:
+    """The framework-neutral name of a parameter: ``{scope}/{unit}#{occurrence}/{tensor}[{part}]``.
+
+    ``rng="portable"`` draws each parameter with this name as its stream, in the canonical layout
+    (PyTorch's: ``(out, in, *kernel)``, multi-axis in/out groups flattened in storage order), so
+    the same architecture gets the same values in every framework. ``scope`` is ``block{l}`` for a
+    parameter of attention block ``l`` (0-based) and ``model`` outside blocks (embeddings, the
+    head, a final norm). ``unit`` is the role of the layer's weight (:class:`Role` value, with
+    ``.q``/``.k``/``.v`` and the like for named projections: ``attention_qkv.q``) or ``norm`` for
+    a norm layer; ``occurrence`` counts the layers of that scope and unit from 0 in the
+    framework's layer order (Keras: attribute assignment order in a layer, ``model.layers`` order in
+    a functional model; Flax nnx: attributes sorted by name, nnx's graph order; linen: auto-names by
+    kind and index), so layers sharing a role in one block (two norms) must be named to sort in
+    definition order (``ln1``, ``ln2``) for Keras and Flax to agree; ``tensor`` is ``weight``,
+    ``bias``, ``scale`` or ``offset``; ``part`` names a block of a fused tensor drawn as its own
+    stream (an LSTM gate). Example: the key projection
+    of block 1 is ``block1/attention_qkv.k#0/weight``, its bias ``block1/attention_qkv.k#0/bias``;
+    torch's fused ``in_proj_weight`` draws its q rows as ``block1/attention_qkv.q#0/weight``.
+    """
+    scope = "model" if block is None else f"block{block}"
+    return f"{scope}/{unit}#{occurrence}/{tensor}" + (f"[{part}]" if part else "")

@@ -35,6 +35,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from winit import _flax_jax as _jx
 from winit._fans import AxisSpec, _axes, fans
+from winit._flax_model import init_, init_params
 from winit._laws import Constant, Dirac, Identity
 from winit._registry import get
 from winit._schemes import Scheme
@@ -54,6 +55,8 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "init_",
+    "init_params",
     "initializer",
     "kaiming_normal",
     "kaiming_uniform",

@@ -31,6 +31,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from winit import _keras_backend as _kb
 from winit._api import init
+from winit._keras_model import init_
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, shape_tuple, suggest
@@ -64,6 +65,7 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "init_",
     "lecun_normal",
     "lecun_uniform",
     "ones",
