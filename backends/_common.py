@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import secrets
+import sys
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
@@ -18,6 +20,7 @@ from winit._laws import (
     Constant,
     Dirac,
     Identity,
+    Law,
     Normal,
     Orthogonal,
     TruncatedNormal,
@@ -48,6 +51,12 @@ def dtype_name(dtype: object) -> str:
             name = str(dtype)
     name = name.lower().removeprefix("torch.").removeprefix("<dtype: '").removesuffix("'>")
     name = _DTYPE_ALIASES.get(name, name)
+    if name.startswith("float8"):
+        raise TypeError(
+            f"dtype {dtype!r} is an 8-bit float: winit does not initialize fp8 tensors (3 or 2 mantissa "
+            f"bits cannot hold an init law's scale and shape); draw {', '.join(FLOAT_DTYPES)} and "
+            "convert with your framework's fp8 scaling recipe"
+        )
     if name not in FLOAT_DTYPES:
         raise TypeError(
             f"dtype {dtype!r} is not a floating-point dtype; winit initializes "
@@ -65,6 +74,169 @@ def check_seed(seed: object) -> int:
     if not 0 <= int(seed) <= MAX_SEED:
         raise ValueError(f"seed must be in [0, 2**63 - 1], got {seed}")
     return int(seed)
+
+
+#: (largest finite, smallest positive subnormal) of each dtype winit fills.
+_LIMITS: Final = {
+    "float16": (65504.0, 2.0**-24),
+    "bfloat16": (3.3895313892515355e38, 2.0**-133),
+    "float32": (3.4028234663852886e38, 2.0**-149),
+    "float64": (sys.float_info.max, 5e-324),
+}
+#: a normal law's values reach mean ± this many σ (float64 Box–Muller or inverse CDF stop near 8.6σ).
+_NORMAL_REACH: Final = 9.0
+_LOW_PRECISION: Final = ("float16", "bfloat16")
+
+
+def round_inward(x: float, name: str, up: bool) -> float:
+    """The representable ``name`` value nearest ``x`` on one side: the smallest ≥ x if ``up``, else the largest ≤ x."""
+    if name == "bfloat16":  # bfloat16 is float32's top 16 bits: cut the float32 answer's mantissa
+        f = np.float32(round_inward(x, "float32", up))
+        bits = int(f.view(np.uint32))
+        cut = np.uint32(bits & 0xFFFF0000).view(np.float32)  # toward zero
+        if cut == f or (f > 0) != up:
+            return float(cut)
+        return float(np.uint32((bits & 0xFFFF0000) + 0x10000).view(np.float32))  # away from zero
+    kind = np.dtype(name).type
+    r = kind(x)
+    if up and float(r) < x:
+        r = np.nextafter(r, kind(np.inf))
+    elif not up and float(r) > x:
+        r = np.nextafter(r, kind(-np.inf))
+    return float(r)
+
+
+def support(law: Law, name: str) -> tuple[float, float] | None:
+    """[lo, hi]: the representable ``name`` values inside a uniform's or truncated normal's support, else None."""
+    if isinstance(law, Uniform):
+        low, high = law.low, law.high
+    elif isinstance(law, TruncatedNormal):
+        low, high = law.mean + law.lower * law.sigma, law.mean + law.upper * law.sigma
+    else:
+        return None
+    return round_inward(low, name, up=True), round_inward(high, name, up=False)
+
+
+def clamp_support(xp: Any, values: Any, law: Law, name: str) -> Any:
+    """``values`` with every element moved into ``support(law, name)`` (in place for NumPy and torch).
+
+    Rounding a float32 draw to the dtype is unbiased but can step past the law's support by up to
+    half an ulp (U(±b) in bfloat16, a shifted truncation cut); the nearest value inside replaces it.
+    """
+    bounds = support(law, name)
+    if bounds is None:
+        return values
+    lo, hi = bounds
+    if isinstance(values, np.ndarray):
+        return np.clip(values, values.dtype.type(lo), values.dtype.type(hi), out=values)
+    if hasattr(values, "clamp_"):
+        return values.clamp_(lo, hi)
+    return xp.clip(values, lo, hi)
+
+
+def check_fits(law: Law, name: str) -> None:
+    """ValueError unless ``law``'s bounds, std and reach are finite in ``name`` and its scale survives rounding."""
+    largest, smallest = _LIMITS[name]
+
+    def refuse(what: str, value: float, why: str) -> None:
+        raise ValueError(f"{what} {value:.6g} {why} in {name} (largest finite {largest:.6g}); {_ADVICE}")
+
+    if isinstance(law, Constant):
+        if abs(law.value) > largest:
+            refuse("constant value", law.value, "overflows")
+        return
+    if isinstance(law, Uniform):
+        for what, value in (("low", law.low), ("high", law.high), ("width high - low", law.high - law.low)):
+            if abs(value) > largest:
+                refuse(f"uniform {what}", value, "overflows")  # U(±3e38): high − low is inf in float32
+        scale = law.high - law.low
+    elif isinstance(law, Normal):
+        reach = abs(law.mean) + _NORMAL_REACH * law.sigma
+        if reach > largest:
+            refuse(f"normal law N({law.mean:.6g}, {law.sigma:.6g}²) reaches |mean| + {_NORMAL_REACH:g}σ =", reach,
+                   "which overflows")  # fmt: skip
+        scale = law.sigma
+    elif isinstance(law, TruncatedNormal):
+        for what, value in (("σ", law.sigma), ("cut", law.mean + law.lower * law.sigma),
+                            ("cut", law.mean + law.upper * law.sigma)):  # fmt: skip
+            if not abs(value) <= largest:
+                refuse(f"truncated normal {what}", value, "overflows")
+        scale = law.sigma
+    else:  # orthogonal, identity, dirac: gain times entries of magnitude ≤ 1
+        if law.gain > largest:
+            refuse("gain", law.gain, "overflows")
+        scale = law.gain
+    if 0 < scale < smallest:
+        raise ValueError(
+            f"{type(law).__name__} scale {scale:.6g} is below {name}'s smallest subnormal {smallest:.6g}: "
+            f"every value would round to 0; {_ADVICE}"
+        )
+
+
+_ADVICE: Final = "check gain, scale, stddev and the bounds, or ask for a wider dtype"
+#: CPU orthogonal refuses a QR above this many floating-point operations (hours on a CPU).
+MAX_CPU_QR_FLOPS: Final = 1e14
+
+
+def _on_cpu(adapter: Any, device: Any) -> bool:
+    """Whether ``device`` (as ``adapter.device`` resolved it) is host memory, where the RAM check applies."""
+    if adapter.name == "numpy":
+        return True
+    if adapter.name == "torch":
+        return getattr(device, "type", "cpu") == "cpu"
+    if adapter.name == "jax":
+        import jax
+
+        return (jax.default_backend() if device is None else device.platform) == "cpu"
+    if adapter.name == "tensorflow":
+        if device is not None:
+            return "CPU" in str(device).upper()
+        import tensorflow as tf
+
+        return not tf.config.list_logical_devices("GPU")
+    return False  # pragma: no cover - an unknown adapter: only the int64 check applies
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM on this host (os.sysconf), or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platform-dependent
+        return None
+
+
+def check_size(adapter: Any, plan: Plan, name: str, device: Any) -> None:
+    """ValueError before any allocation when a CPU draw of ``plan`` cannot fit in RAM (or its QR would take hours).
+
+    Estimate: the result plus a float32 sampling copy for float16/bfloat16; orthogonal adds its
+    Gaussian, Q and LAPACK's factor copy in the linalg dtype, and R.
+    """
+    if not _on_cpu(adapter, device):
+        return
+    n = math.prod(plan.shape)
+    item = 2 if name in _LOW_PRECISION else (4 if name == "float32" else 8)
+    need = n * (item + (4 if item < 4 else 0))
+    law = plan.law
+    if isinstance(law, Orthogonal):
+        rows = plan.shape[law.out_axis]
+        cols = n // rows
+        big, small = max(rows, cols), min(rows, cols)
+        work = 8 if name == "float64" else 4
+        need = n * item + 3 * n * work + small * small * work
+        flops = 4.0 * big * small * small - 4.0 / 3.0 * small**3  # Householder QR, then forming Q
+        if flops > MAX_CPU_QR_FLOPS:
+            raise ValueError(
+                f"orthogonal of shape {plan.shape} needs a QR of a {big}x{small} matrix, about "
+                f"{flops:.2g} floating-point operations (hours on a CPU; winit refuses above "
+                f"{MAX_CPU_QR_FLOPS:.0e}); draw it on an accelerator or use a smaller matrix"
+            )
+    memory = physical_memory()
+    if memory is not None and need > memory:
+        raise ValueError(
+            f"shape {plan.shape} in {name} needs about {need / 2**30:.3g} GiB to draw, more than this "
+            f"machine's {memory / 2**30:.3g} GiB of RAM; use a smaller shape or draw it in shards "
+            "(rng='portable', shard=...)"
+        )
 
 
 class Adapter(Protocol):
@@ -112,11 +284,19 @@ def realize(
     rng: str = "native",
     stream: object = None,
     shard: object = None,
+    framework_bits: bool = False,
 ) -> Any:
     """Sample ``plan`` into a new native tensor of ``adapter``'s framework.
 
     ``rng="portable"`` (with optional ``stream`` and ``shard``) hands over to ``_portable``.
+    float16/bfloat16 are drawn in float32, rounded to nearest and kept inside the law's support
+    (``sample``); ``framework_bits=True`` draws them natively instead (the front doors' bit parity
+    with Keras and jax.nn.initializers).
     """
+    name = dtype_name(dtype)
+    check_fits(plan.law, name)
+    if shard is None or isinstance(plan.law, Orthogonal):  # a shard draws only its block
+        check_size(adapter, plan, name, adapter.device(device))
     if rng != "native" or stream is not None or shard is not None:
         from ._portable import check_rng, realize_portable
 
@@ -128,7 +308,6 @@ def realize(
             "stream= and shard= need rng='portable': the native generators are not counter-based, "
             "so a block of their output cannot be drawn on its own"
         )
-    name = dtype_name(dtype)
     native = adapter.native_dtype(name)
     dev = adapter.device(device)
     law = plan.law
@@ -137,17 +316,34 @@ def realize(
     rng = adapter.generator(seed, dev)
     # Optional hook: an adapter may draw a law its framework's own way (JAX rounds the variance to the
     # dtype first, as jax.nn.initializers do) and returns None for laws it leaves to the samplers.
+    # Under the dtype policy float16/bfloat16 take the float32 draw, rounded and clamped (as ``sample``).
     draw_law = getattr(adapter, "draw_law", None)
-    if draw_law is not None and (drawn := draw_law(rng, plan.shape, native, dev, law)) is not None:
-        return drawn
-    return sample(adapter, rng, plan, name, native, dev)
+    wide = name in _LOW_PRECISION and not framework_bits
+    draw = adapter.native_dtype("float32") if wide else native
+    if draw_law is not None and (drawn := draw_law(rng, plan.shape, draw, dev, law)) is not None:
+        if framework_bits:
+            return drawn
+        return clamp_support(adapter.xp, adapter.xp.astype(drawn, native) if wide else drawn, law, name)
+    return sample(adapter, rng, plan, name, native, dev, framework_bits=framework_bits)
 
 
 def sample(
-    adapter: Adapter, rng: Any, plan: Plan, name: str, dtype: Any, device: Any, out: Any = None
+    adapter: Adapter,
+    rng: Any,
+    plan: Plan,
+    name: str,
+    dtype: Any,
+    device: Any,
+    out: Any = None,
+    *,
+    framework_bits: bool = False,
 ) -> Any:
     """Draw ``plan.law`` with ``rng``; ``out`` (for adapters whose samplers take one) is filled in place.
 
+    The dtype policy: float16/bfloat16 draws are made in float32 and rounded to nearest (unbiased;
+    the frameworks' in-dtype draws have as few as 128 distinct values and a mean bias), and every
+    uniform or truncated normal is then clamped to the representable values inside its support.
+    ``framework_bits=True`` keeps the framework's own draw in the dtype, unclamped (front-door parity).
     Structured laws (orthogonal, identity, dirac) always return a new tensor, which the caller copies.
     """
     fill = {} if out is None else {"out": out}
@@ -158,15 +354,24 @@ def sample(
         return identity(adapter, shape, law, dtype, device)
     if isinstance(law, Dirac):
         return dirac(adapter, shape, law, dtype, device)
-    if isinstance(law, Uniform):
-        return adapter.uniform(rng, shape, dtype, device, law.low, law.high, **fill)
-    if isinstance(law, Normal):
-        return adapter.normal(rng, shape, dtype, device, law.mean, law.sigma, **fill)
-    if isinstance(law, TruncatedNormal):
-        return adapter.truncated_normal(rng, shape, dtype, device, law, **fill)
     if isinstance(law, Orthogonal):
         return orthogonal(adapter, rng, shape, law, name, device)
-    raise TypeError(f"no sampler for law {law!r}")  # pragma: no cover - Law is a closed union
+    wide = name in _LOW_PRECISION and not framework_bits
+    draw = adapter.native_dtype("float32") if wide else dtype
+    values: Any
+    if isinstance(law, Uniform):
+        values = adapter.uniform(rng, shape, draw, device, law.low, law.high, **({} if wide else fill))
+    elif isinstance(law, Normal):
+        values = adapter.normal(rng, shape, draw, device, law.mean, law.sigma, **({} if wide else fill))
+    elif isinstance(law, TruncatedNormal):
+        values = adapter.truncated_normal(rng, shape, draw, device, law, **({} if wide else fill))
+    else:  # pragma: no cover - Law is a closed union
+        raise TypeError(f"no sampler for law {law!r}")
+    if wide:
+        values = adapter.xp.astype(values, dtype)
+        if out is not None:
+            values = out.copy_(values)
+    return values if framework_bits else clamp_support(adapter.xp, values, law, name)
 
 
 def orthogonal(
@@ -226,46 +431,84 @@ def dirac(adapter: Adapter, shape: tuple[int, ...], law: Dirac, dtype: Any, devi
     return xp.where(mask, ones, xp.zeros(shape, dtype=dtype, device=device))
 
 
+def tail_proposal(lower: float, upper: float) -> str:
+    """The proposal ``rejection_truncated_normal`` uses for N(0, 1) on [lower, upper].
+
+    "normal": N(0, 1), redrawn outside (the window holds ≥ 30% of the mass). Otherwise
+    "uniform": U(lower, upper) accepted with exp(−(z² − m²)/2), m the window's point nearest 0,
+    or "exponential" (Robert 1995, one-sided windows): z = a + Exp(1)/α, α = (a + √(a² + 4))/2,
+    accepted with exp(−(z − α)²/2) and z ≤ b, for the window [a, b] reflected onto z ≥ 0.
+    Their acceptance rates are Φ(a, b)·√(2π)·e^(a²/2)/(b − a) and Φ(a, b)·√(2π)·e^(a²/2)·α·e^(−(α−a)²/2):
+    the ratio needs no tail mass, so far windows ([20σ, 10⁶σ]) are decided without underflow.
+    """
+    if normal_mass(lower, upper) >= 0.3:
+        return "normal"
+    if lower < 0 < upper:
+        return "uniform"  # < 30% of the mass around 0 means a thin window: U accepts ≥ e^(−max²/2)
+    a, b = (lower, upper) if lower >= 0 else (-upper, -lower)
+    alpha = 0.5 * (a + math.sqrt(a * a + 4.0))
+    log_ratio = math.log(alpha) - 0.5 * (alpha - a) ** 2 + math.log(b - a)
+    return "exponential" if log_ratio > 0 else "uniform"
+
+
 def rejection_truncated_normal(
     xp: Any,
     standard_normal: Callable[[int], Any],
-    standard_uniform: Callable[[int], Any],
+    uniform64: Callable[[int], Any],
     shape: tuple[int, ...],
     law: TruncatedNormal,
+    dtype: Any = None,
+    device: Any = None,
     block: int = 1 << 20,
 ) -> Any:
     """mean + sigma·z, z ~ N(0, 1) conditioned on [lower, upper], by rejection, block by block.
 
-    A window holding at least 30% of the normal's mass redraws N(0, 1) proposals that fall
-    outside; a thinner one proposes U(lower, upper) and accepts with the ratio of densities
-    exp(−(z² − m²)/2), m the window's point nearest 0. ``standard_normal(n)`` and
-    ``standard_uniform(n)`` return fresh 1-D draws; blocks bound the mask and index temporaries.
+    ``tail_proposal`` picks the proposal. ``standard_normal(n)`` returns n fresh N(0, 1) in ``dtype``
+    (the "normal" proposal keeps the draw in ``dtype``); ``uniform64(n)`` returns n fresh float64
+    U[0, 1). Thin and tail windows propose and accept in float64, one block at a time (at most
+    ``block`` float64 temporaries), because the acceptance test needs it: Exp(1) = −log(1 − u) from
+    a float32 u stops at 16.6, and u = 0 would accept any proposal (values at 97σ in [3σ, 100σ]).
     """
     lower, upper = law.lower, law.upper
-    thin = normal_mass(lower, upper) < 0.3
-    peak = min(max(0.0, lower), upper) ** 2
+    kind = tail_proposal(lower, upper)
+    if kind == "normal":
+        flat = xp.reshape(standard_normal(math.prod(shape)), (-1,))
+        for start in range(0, flat.shape[0], block):
+            chunk = flat[start : start + block]
+            bad = xp.nonzero((chunk < lower) | (chunk > upper))[0]
+            while bad.shape[0]:
+                fresh = standard_normal(bad.shape[0])
+                chunk[bad] = fresh
+                bad = bad[xp.nonzero((fresh < lower) | (fresh > upper))[0]]
+        flat *= law.sigma
+        flat += law.mean
+        return xp.reshape(flat, shape)
+    flip = kind == "exponential" and upper <= 0  # sample the mirror window on z ≥ 0, then negate
+    a, b = (-upper, -lower) if flip else (lower, upper)
+    alpha = 0.5 * (a + math.sqrt(a * a + 4.0))
+    nearest = min(max(0.0, a), b)
 
     def propose(n: int) -> Any:
-        if not thin:
-            return standard_normal(n)
-        z = standard_uniform(n)
-        z *= upper - lower
-        z += lower
-        return z
+        u = uniform64(n)
+        if kind == "exponential":
+            return a - xp.log(1.0 - u) / alpha
+        return a + (b - a) * u
 
     def rejected(z: Any) -> Any:
-        if not thin:
-            return (z < lower) | (z > upper)
-        return xp.log(standard_uniform(z.shape[0])) > -0.5 * (z * z - peak)
+        exponential = -xp.log(1.0 - uniform64(z.shape[0]))  # Exp(1) in [0, 36.7]: 1 − u is never 0
+        if kind == "exponential":
+            return (z > b) | (exponential < 0.5 * (z - alpha) ** 2)
+        return exponential < 0.5 * (z - nearest) * (z + nearest)
 
-    flat = xp.reshape(propose(math.prod(shape)), (-1,))
-    for start in range(0, flat.shape[0], block):
-        chunk = flat[start : start + block]
+    total = math.prod(shape)
+    out = xp.empty((total,), dtype=dtype, device=device)
+    scale = -law.sigma if flip else law.sigma
+    for start in range(0, total, block):
+        chunk = propose(min(block, total - start))
         bad = xp.nonzero(rejected(chunk))[0]
         while bad.shape[0]:
             fresh = propose(bad.shape[0])
             chunk[bad] = fresh
             bad = bad[xp.nonzero(rejected(fresh))[0]]
-    flat *= law.sigma
-    flat += law.mean
-    return xp.reshape(flat, shape)
+        out[start : start + chunk.shape[0]] = xp.astype(chunk * scale + law.mean, dtype)
+    return xp.reshape(out, shape)

@@ -52,7 +52,7 @@ from typing import Any, Final
 from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
 from winit._schemes import Plan
 
-from ._common import MAX_SEED, check_seed, dirac, dtype_name, identity, orthogonal
+from ._common import MAX_SEED, check_fits, check_seed, clamp_support, dirac, dtype_name, identity, orthogonal
 from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
 
 RNGS: Final[tuple[str, ...]] = ("native", "portable")
@@ -1087,6 +1087,7 @@ def realize_block(
     dirac are built whole and sliced (their block is not computed alone).
     """
     law, shape = plan.law, plan.shape
+    check_fits(law, dtype)
     parent = shape if parent_shape is None else parent_shape
     if parent != shape and (parent[1:] != shape[1:] or row_start + shape[0] > parent[0]):
         raise ValueError(f"a {shape} piece at row {row_start} does not fit in a {parent} parameter")
@@ -1106,7 +1107,8 @@ def realize_block(
             whole = orthogonal(source, None, shape, law, dtype, device)
         return _slice(whole, block, shape)
     parent_block = ((row_start + block[0][0], row_start + block[0][1]), *block[1:]) if block else block
-    return draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
+    values = draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
+    return clamp_support(adapter.xp, values, law, dtype)  # rounding to the dtype stays inside the support
 
 
 def _jax_sharding(adapter: Any, shard: object) -> Any:

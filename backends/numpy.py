@@ -90,9 +90,10 @@ class NumpyAdapter:
         out: np.ndarray = rejection_truncated_normal(
             np,
             lambda n: rng.standard_normal(n, dtype=draw),
-            lambda n: rng.random(n, dtype=draw),
+            lambda n: rng.random(n),
             shape,
             law,
+            draw,
         )
         return out.astype(dtype, copy=False)
 

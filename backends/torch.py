@@ -16,7 +16,9 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from winit._laws import TruncatedNormal
 from winit._schemes import Plan
 
-from ._common import check_seed, dtype_name, sample
+from ._common import check_fits, check_seed, dtype_name, rejection_truncated_normal, sample, tail_proposal
+
+_WIDE = (torch.float32, torch.float64)
 
 
 class TorchAdapter:
@@ -95,6 +97,16 @@ class TorchAdapter:
         self, rng: torch.Generator | None, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device,
         law: TruncatedNormal, out: torch.Tensor | None = None,
     ) -> torch.Tensor:  # fmt: skip
+        proposal = tail_proposal(law.lower, law.upper)
+        if law.sigma != 0 and (proposal == "exponential" or (proposal == "uniform" and dtype not in _WIDE)):
+            # torch's thin-window sampler proposes U(a, b) in the tensor's dtype and accepts with
+            # log(u) of a uniform that can be 0: it hangs on far windows and leaks values there.
+            drawn = rejection_truncated_normal(
+                _xp, lambda n: torch.randn(n, dtype=dtype, device=device, generator=rng),
+                lambda n: torch.rand(n, dtype=torch.float64, device=device, generator=rng),
+                shape, law, dtype, device,
+            )  # fmt: skip
+            return out.copy_(drawn) if out is not None else drawn
         tensor = self._empty(shape, dtype, device, out)
         lo = law.mean + law.lower * law.sigma
         hi = law.mean + law.upper * law.sigma
@@ -119,6 +131,7 @@ class TorchAdapter:
         if tuple(out.shape) != plan.shape:
             raise ValueError(f"out has shape {tuple(out.shape)} but the plan is for shape {plan.shape}")
         name = dtype_name(out.dtype)
+        check_fits(plan.law, name)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
         if out.is_meta:
@@ -126,7 +139,8 @@ class TorchAdapter:
         if generator is not None:
             self.generator(generator, out.device)  # rejects a generator on another device type
         with torch.no_grad():
-            result = sample(self, generator, plan, name, out.dtype, out.device, out=out)
+            # winit.torch promises torch.nn.init's bits, so torch's own in-dtype draw, unclamped.
+            result = sample(self, generator, plan, name, out.dtype, out.device, out=out, framework_bits=True)
             if result is not out:  # structured laws build a new tensor
                 out.copy_(result)
         return out

@@ -866,8 +866,36 @@ def test_rnn_defaults(
     assert flax_cell.kernel_init is flax_linen.linear.default_kernel_init  # truncated lecun_normal
 
 
+# -- row 17: float16 / bfloat16 draws, fp8 --------------------------------------------------------
+def test_low_precision_dtype_policy(jax: ModuleType, keras: ModuleType) -> None:
+    """JAX, Keras (TF) draw bf16 uniforms in bf16; winit rounds its float32 draw, its front doors keep the bits."""
+    import ml_dtypes
+    import tensorflow as tf
+
+    from winit.backends._common import clamp_support
+
+    shape = (512, 512)
+    key = jax.random.key(0)
+    jax_bf16 = as_numpy(jax.random.uniform(key, shape, "bfloat16", -1.0, 1.0))
+    tf_bf16 = as_numpy(tf.random.stateless_uniform(shape, [0, 0], -1.0, 1.0, tf.bfloat16))
+    assert len(np.unique(jax_bf16)) <= 256 and len(np.unique(tf_bf16)) <= 256  # 128 per sign
+    plan = winit.plan("glorot_uniform", shape)
+    for backend, seed in (("jax", key), ("tensorflow", 0)):
+        ours = as_numpy(winit.init("glorot_uniform", shape, backend=backend, seed=seed, dtype="bfloat16"))
+        wide = as_numpy(winit.init("glorot_uniform", shape, backend=backend, seed=seed, dtype="float32"))
+        rounded = clamp_support(np, wide.astype(ml_dtypes.bfloat16), plan.law, "bfloat16").astype(np.float64)
+        np.testing.assert_array_equal(ours, rounded)
+        assert len(np.unique(ours)) > 2000 and np.abs(ours).max() <= plan.bound
+    if FLAX_DOOR is not None:
+        door = FLAX_DOOR.glorot_uniform()(key, shape, "bfloat16")
+        theirs = jax.nn.initializers.glorot_uniform()(key, shape, "bfloat16")
+        np.testing.assert_array_equal(as_numpy(door), as_numpy(theirs))  # in-dtype bits, kept
+    with pytest.raises(TypeError, match="8-bit float"):
+        winit.init("glorot_uniform", shape, backend="jax", seed=key, dtype=jax.numpy.float8_e4m3fn)
+
+
 def test_conventions_doc_lists_every_test() -> None:
-    """docs/conventions.md and this file name the same tests, and every one of the 16 rows names one."""
+    """docs/conventions.md and this file name the same tests, and every one of the 17 rows names one."""
     doc = (REPO_ROOT / "docs" / "conventions.md").read_text(encoding="utf-8")
     named = set(re.findall(r"\btest_[a-z0-9_]+\b(?!\.py)", doc))  # not the file name
     defined = {name for name in globals() if name.startswith("test_")}
@@ -876,5 +904,5 @@ def test_conventions_doc_lists_every_test() -> None:
     unlisted = defined - named - {"test_conventions_doc_lists_every_test"}
     assert not unlisted, f"tests missing from docs/conventions.md: {sorted(unlisted)}"
     rows = [line for line in doc.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(rows) == 16
+    assert len(rows) == 17
     assert all("test_" in row for row in rows)

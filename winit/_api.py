@@ -54,6 +54,7 @@ def init(
     rng: str = "native",
     stream: int | str | None = None,
     shard: Any = None,
+    framework_bits: bool = False,
     **params: Any,
 ) -> Any:
     """A new ``backend`` tensor of ``shape`` drawn from ``scheme``'s law.
@@ -64,6 +65,9 @@ def init(
     ``rng="portable"``: Philox-4x32-10 keyed by (int ``seed``, ``stream``: a name or int id), the
     same numbers on every backend and device; ``shard``: a tuple of slices (or, for jax, a
     ``jax.sharding.Sharding``) selecting a block of the global tensor, equal to that block of the whole.
+    float16/bfloat16 are drawn in float32, rounded to nearest and kept inside the law's support;
+    ``framework_bits=True`` keeps the framework's own in-dtype draw (what Keras and
+    ``jax.nn.initializers`` return for the same seed or key), unclamped.
     """
     adapter = _backend(backend)
     resolved = plan(
@@ -78,8 +82,9 @@ def init(
     from winit.backends._common import realize
 
     return realize(
-        adapter, resolved, seed=seed, dtype=dtype, device=device, rng=rng, stream=stream, shard=shard
-    )
+        adapter, resolved, seed=seed, dtype=dtype, device=device, rng=rng, stream=stream, shard=shard,
+        framework_bits=framework_bits,
+    )  # fmt: skip
 
 
 _backend = backend

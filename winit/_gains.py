@@ -34,7 +34,14 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     name = choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if name == "leaky_relu":
         slope = 0.01 if param is None else real("leaky_relu negative slope", param)
-        return math.sqrt(2.0 / (1.0 + slope**2))
+        try:
+            return math.sqrt(2.0 / (1.0 + slope**2))
+        except (
+            OverflowError
+        ):  # a² beyond float64: the gain (≈ √2/|a|) would underflow every dtype but float64
+            raise ValueError(
+                f"leaky_relu negative slope must have |a| <= 1e154 (a² must be a finite float), got {slope!r}"
+            ) from None
     if param is not None:
         real("param", param)  # torch ignores it for other nonlinearities; still reject junk
     if name == "tanh":

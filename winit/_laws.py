@@ -28,6 +28,11 @@ def truncated_normal_moments(lower: float, upper: float) -> tuple[float, float]:
     if (lower, upper) == (-2.0, 2.0):
         return 0.0, TRUNCATED_NORMAL_STD_2SIGMA
     mass = normal_mass(lower, upper)
+    if mass < 1e-300:  # beyond ~37σ the mass and both densities underflow float64
+        raise ValueError(
+            f"the truncation window [{lower:g}, {upper:g}] (units of σ) holds {mass:.3g} of the normal's "
+            "mass, too little for its moments in float64; keep the window's near end within 37σ of the mean"
+        )
     mean = (_pdf(lower) - _pdf(upper)) / mass
     variance = 1.0 + (lower * _pdf(lower) - upper * _pdf(upper)) / mass - mean * mean
     return mean, math.sqrt(variance)

@@ -205,6 +205,7 @@ class Scheme:
         std = self.std(fan_in, fan_out)
         if isinstance(law, Orthogonal):
             std = law.gain / math.sqrt(max(dims[law.out_axis], math.prod(dims) // dims[law.out_axis]))
+        _check_finite(self, dims, law, std)
         return Plan(
             scheme=self,
             shape=dims,
@@ -271,6 +272,20 @@ class Scheme:
                 f"groups={self.groups}"
             )
         return Dirac(gain, self.groups, ins[0], outs[0])
+
+
+def _check_finite(scheme: Scheme, dims: tuple[int, ...], law: Law, std: float) -> None:
+    """ValueError when the resolved law's std, bound or parameters overflow float64 (e.g. gain=1e300 squared)."""
+    numbers = {"std": std, "bound": math.sqrt(3.0) * std}
+    numbers.update((f"law {key}", value) for key, value in vars(law).items() if isinstance(value, float))
+    bad = {key: value for key, value in numbers.items() if not math.isfinite(value)}
+    if bad:
+        named = ", ".join(f"{key} = {value}" for key, value in bad.items())
+        raise ValueError(
+            f"scheme {scheme.name!r} for shape {dims} gives a law that is not finite ({named}) from "
+            f"gain={scheme.effective_gain:g}, scale={scheme.scale:g}, stddev={scheme.stddev:g}, "
+            f"minval={scheme.minval:g}, maxval={scheme.maxval:g}; use smaller parameters"
+        )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,10 @@ def real(what: str, value: object, *, positive: bool = False, nonnegative: bool 
     """Return ``value`` as a finite float, rejecting bools, non-numbers, NaN/inf and bad signs."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a real number, got {value!r} ({type(value).__name__})")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64, e.g. 10**400
+        raise ValueError(f"{what} must be finite, got {_short(value)}, which overflows a float") from None
     if not math.isfinite(number):
         raise ValueError(f"{what} must be finite, got {number!r}")
     if positive and number <= 0:
@@ -61,4 +64,20 @@ def shape_tuple(shape: object) -> tuple[int, ...]:
             raise TypeError(f"shape {dims!r} has a non-integer dimension {dim!r}")
         if dim < 0:
             raise ValueError(f"shape {dims!r} has a negative dimension {dim}")
-    return tuple(int(d) for d in dims)
+    dims = tuple(int(d) for d in dims)
+    if math.prod(dims) > MAX_ELEMENTS:
+        raise ValueError(
+            f"shape {_short(dims)} has {_short(math.prod(dims))} elements, more than any framework can index "
+            f"(at most 2**63 - 1 = {MAX_ELEMENTS})"
+        )
+    return dims
+
+
+#: largest element count a tensor may have: frameworks index elements with int64.
+MAX_ELEMENTS = 2**63 - 1
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, its middle elided past 60 characters (an int like 10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:28]}...{text[-28:]} ({len(text)} characters)"

@@ -157,7 +157,7 @@ def _build(
             raise TypeError(
                 f"{name} draws random numbers and needs a JAX key (jax.random.key(seed)), got None"
             )
-        result: jax.Array = realize(ADAPTER, plan, seed=key, dtype=native, **draw)
+        result: jax.Array = realize(ADAPTER, plan, seed=key, dtype=native, framework_bits=True, **draw)
         return result
 
     init.__qualname__ = f"{name}.<locals>.init"

@@ -201,6 +201,7 @@ class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
             dtype=dtype_name,
             device=device,
             layout="keras",
+            framework_bits=True,  # Keras' own bits in float16/bfloat16 too (docs/conventions.md)
             **self._axes(len(dims)),
             **self._draw(),
         )
