@@ -122,26 +122,90 @@ class Scheme:
         setattr_(self, "description", description)
 
     # -- the flat view: every old field reads through to the piece that owns it -------------------
-    def _field(self, name: str, default: Any) -> Any:
-        return getattr(self.dist, name, default)
+    @property
+    def distribution(self) -> str:
+        """The distribution's name (normal, truncated_normal, uniform, constant, orthogonal, identity, dirac)."""
+        return self.dist.name
 
-    distribution = property(lambda self: self.dist.name, doc="The distribution's name.")
-    mode = property(lambda self: self.fans.mode if self.fans else None, doc="The fan mode, or None.")
-    scale = property(lambda self: self.variance.scale if self.variance else 1.0, doc="The variance scale.")
-    fan_power = property(lambda self: self.variance.power if self.variance else 0.5, doc="std ∝ fan^-power.")
-    gain = property(lambda self: self.gain_rule.gain, doc="The gain factor (before the nonlinearity's).")
-    nonlinearity = property(lambda self: self.gain_rule.nonlinearity, doc="The gain's nonlinearity.")
-    negative_slope = property(lambda self: self.gain_rule.negative_slope, doc="leaky_relu's a.")
-    multiplier = property(lambda self: self.post.factor, doc="The post-scale m (samples × m).")
-    mean = property(lambda self: self._field("mean", 0.0), doc="Fixed mean (normal families).")
-    stddev = property(lambda self: self._field("stddev", 1.0), doc="Fixed stddev (normal families).")
-    minval = property(lambda self: self._field("minval", 0.0), doc="Fixed lower limit (uniform).")
-    maxval = property(lambda self: self._field("maxval", 1.0), doc="Fixed upper limit (uniform).")
-    value = property(lambda self: self._field("value", 0.0), doc="The constant (constant).")
-    lower = property(lambda self: self._field("lower", -2.0), doc="Truncation lower cut in σ.")
-    upper = property(lambda self: self._field("upper", 2.0), doc="Truncation upper cut in σ.")
-    corrected = property(lambda self: self._field("corrected", True), doc="Truncated σ corrected.")
-    groups = property(lambda self: self._field("groups", 1), doc="Dirac groups.")
+    @property
+    def mode(self) -> FanMode | None:
+        """The fan rule's mode, or None without a variance rule."""
+        return self.fans.mode if self.fans else None
+
+    @property
+    def scale(self) -> float:
+        """The variance rule's scale (1 without one)."""
+        return self.variance.scale if self.variance else 1.0
+
+    @property
+    def fan_power(self) -> float:
+        """The variance rule's power: std ∝ (scale/fan)^fan_power (½ without one)."""
+        return self.variance.power if self.variance else 0.5
+
+    @property
+    def gain(self) -> float:
+        """The gain factor, before calculate_gain(nonlinearity, negative_slope)."""
+        return self.gain_rule.gain
+
+    @property
+    def nonlinearity(self) -> str | None:
+        """The nonlinearity whose calculate_gain multiplies the gain, or None."""
+        return self.gain_rule.nonlinearity
+
+    @property
+    def negative_slope(self) -> float | None:
+        """leaky_relu's negative slope a, or None (torch's default)."""
+        return self.gain_rule.negative_slope
+
+    @property
+    def multiplier(self) -> float:
+        """The post-scale m: samples × m."""
+        return self.post.factor
+
+    @property
+    def mean(self) -> float:
+        """The fixed mean (normal families; 0 otherwise)."""
+        return float(getattr(self.dist, "mean", 0.0))
+
+    @property
+    def stddev(self) -> float:
+        """The fixed stddev σ (normal families; 1 otherwise)."""
+        return float(getattr(self.dist, "stddev", 1.0))
+
+    @property
+    def minval(self) -> float:
+        """The fixed lower limit (uniform; 0 otherwise)."""
+        return float(getattr(self.dist, "minval", 0.0))
+
+    @property
+    def maxval(self) -> float:
+        """The fixed upper limit (uniform; 1 otherwise)."""
+        return float(getattr(self.dist, "maxval", 1.0))
+
+    @property
+    def value(self) -> float:
+        """The constant (constant; 0 otherwise)."""
+        return float(getattr(self.dist, "value", 0.0))
+
+    @property
+    def lower(self) -> float:
+        """Truncation's lower cut in units of σ (−2 otherwise)."""
+        return float(getattr(self.dist, "lower", -2.0))
+
+    @property
+    def upper(self) -> float:
+        """Truncation's upper cut in units of σ (2 otherwise)."""
+        return float(getattr(self.dist, "upper", 2.0))
+
+    @property
+    def corrected(self) -> bool:
+        """Whether a truncated σ is divided by the cut's std."""
+        return bool(getattr(self.dist, "corrected", True))
+
+    @property
+    def groups(self) -> int:
+        """Dirac's groups (1 otherwise)."""
+        return int(getattr(self.dist, "groups", 1))
 
     def _flat(self) -> dict[str, Any]:
         """The constructor's keywords that rebuild this scheme."""
