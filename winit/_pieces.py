@@ -318,7 +318,7 @@ class OrthogonalDist:
         """
         fan_in, fan_out = _fans(fan_in, fan_out)
         receptive_field = integer("receptive_field", receptive_field, minimum=1)
-        return gain * math.sqrt(min(fan_out, receptive_field * fan_in) / (fan_in * fan_out))
+        return gain / math.sqrt(max(fan_out / receptive_field, fan_in))
 
 
 @dataclass(frozen=True)
