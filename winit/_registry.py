@@ -1,4 +1,7 @@
-"""The scheme catalogue: every built-in scheme, its defaults, and the aliases that resolve to it."""
+"""The scheme catalogue: every built-in scheme, its defaults, and the aliases that resolve to it.
+
+Each scheme is one data row: a :class:`Scheme` built from its pieces' parameters (docs/schemes.md).
+"""
 
 from __future__ import annotations
 

@@ -1,181 +1,278 @@
-"""Schemes as data: a distribution plus a variance or bound rule over (fan_in, fan_out) and a gain."""
+"""Schemes as compositions: a distribution, an optional fan + variance rule, a gain and a multiplier.
+
+The pieces live in :mod:`winit._pieces`; this module wires them together and resolves them for a shape.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from winit._fans import AxisSpec, fans, layout_axes, resolve_axes
-from winit._gains import NONLINEARITIES, calculate_gain
-from winit._laws import (
-    Constant,
-    Dirac,
-    Identity,
-    Law,
-    Normal,
-    Orthogonal,
-    TruncatedNormal,
-    Uniform,
-    truncated_normal_moments,
+from winit._laws import Constant, Dirac, Identity, Law, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
+    DIST_TYPES,
+    FAN_MODES,
+    SCALED,
+    STRUCTURED,
+    ConstantDist,
+    DiracDist,
+    Dist,
+    FanMode,
+    FanRule,
+    Gain,
+    IdentityDist,
+    Multiplier,
+    NormalDist,
+    TruncatedNormalDist,
+    UniformDist,
+    VarianceRule,
 )
-from winit._validate import choice, integer, real, shape_tuple, suggest
+from winit._validate import choice, shape_tuple, suggest
+
+__all__ = ["DISTRIBUTIONS", "FAN_MODES", "Distribution", "FanMode", "Plan", "Scheme"]
 
 Distribution = Literal["normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac"]
-FanMode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 
-DISTRIBUTIONS: Final[tuple[str, ...]] = (
-    "normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac",
-)  # fmt: skip
-FAN_MODES: Final[tuple[str, ...]] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+DISTRIBUTIONS: Final[tuple[str, ...]] = tuple(DIST_TYPES)
 #: distributions a variance rule may drive; "untruncated_normal" is Keras' spelling of "normal".
-_VARIANCE_DISTRIBUTIONS: Final = ("normal", "truncated_normal", "uniform")
+_VARIANCE_DISTRIBUTIONS: Final = tuple(cls.name for cls in SCALED)
 _DISTRIBUTION_ALIASES: Final = {"untruncated_normal": "normal"}
-_STRUCTURED: Final = ("orthogonal", "identity", "dirac")
 _PARAMETER_ALIASES: Final = {"a": "negative_slope", "std": "stddev", "val": "value"}
+#: parameters every scheme with a fan rule accepts in with_, beyond its own ``parameters``.
+_COMPOSITION_PARAMETERS: Final = ("fan_power", "multiplier")
+#: which piece owns each flat constructor parameter (the distribution's own fields are read off its class).
+_DIST_FIELDS: Final = {
+    cls.name: tuple(f for f in cls.__dataclass_fields__ if f != "name") for cls in DIST_TYPES.values()
+}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Scheme:
-    """One initialization scheme as data: a distribution and either fixed parameters or a variance rule.
+    """One initialization scheme, composed of pieces: distribution, fan rule, variance rule, gain, multiplier.
 
-    With a fan ``mode`` the law's std is ``gain · √(scale / fan(mode))`` (``gain`` times
-    ``calculate_gain(nonlinearity, negative_slope)`` when a nonlinearity is set); without one the
-    fixed parameters (``mean``, ``stddev``, ``minval``, ``maxval``, ``value``) define it.
-    ``parameters`` names what :meth:`with_` may change.
+    With a fan ``mode`` the law's std is ``multiplier · gain · (scale / fan(mode))^fan_power`` (fan_power ½:
+    ``gain · √(scale/fan)``; ``gain`` times ``calculate_gain(nonlinearity, negative_slope)`` when a
+    nonlinearity is set); without one the distribution's fixed parameters (``mean``, ``stddev``,
+    ``minval``, ``maxval``, ``value``) define it, times the multiplier. ``parameters`` names what
+    :meth:`with_` may change; a scheme with a fan rule also accepts ``fan_power`` and ``multiplier``,
+    so μP's readout std = m/fan_in is ``winit.get("lecun_normal").with_(fan_power=1.0, multiplier=m)``.
     """
 
     name: str
-    distribution: Distribution
-    mode: FanMode | None = None
-    scale: float = 1.0
-    gain: float = 1.0
-    nonlinearity: str | None = None
-    negative_slope: float | None = None
-    mean: float = 0.0
-    stddev: float = 1.0
-    minval: float = 0.0
-    maxval: float = 1.0
-    value: float = 0.0
-    lower: float = -2.0
-    upper: float = 2.0
-    corrected: bool = True
-    groups: int = 1
+    dist: Dist
+    fans: FanRule | None
+    variance: VarianceRule | None
+    gain_rule: Gain
+    post: Multiplier
     parameters: tuple[str, ...] = ()
     description: str = field(default="", compare=False)
 
-    def __post_init__(self) -> None:
-        distribution = _DISTRIBUTION_ALIASES.get(self.distribution, self.distribution)
-        object.__setattr__(self, "distribution", choice("distribution", distribution, DISTRIBUTIONS))
-        if self.mode is not None:
-            choice("fan mode", self.mode, FAN_MODES)
-            if self.distribution not in _VARIANCE_DISTRIBUTIONS:
+    def __init__(
+        self,
+        name: str,
+        distribution: Distribution | str,
+        mode: FanMode | None = None,
+        scale: float = 1.0,
+        gain: float = 1.0,
+        nonlinearity: str | None = None,
+        negative_slope: float | None = None,
+        *,
+        fan_power: float = 0.5,
+        multiplier: float = 1.0,
+        parameters: tuple[str, ...] = (),
+        description: str = "",
+        **dist_params: Any,
+    ) -> None:
+        """Compose a scheme from flat parameters (the registry's rows); the extra keywords go to the distribution."""
+        kind = choice("distribution", _DISTRIBUTION_ALIASES.get(distribution, distribution), DISTRIBUTIONS)
+        dist_type = DIST_TYPES[kind]
+        owned = _DIST_FIELDS[kind]
+        every = {f for fields in _DIST_FIELDS.values() for f in fields}
+        unknown = sorted(set(dist_params) - every)
+        if unknown:
+            raise TypeError(
+                f"Scheme() got unexpected parameter(s) {unknown}; distribution parameters: {sorted(every)}."
+                f"{suggest(unknown[0], every)}"
+            )
+        # Parameters of another family are dropped: a scheme carries only its own pieces' fields.
+        dist = dist_type(**{k: v for k, v in dist_params.items() if k in owned})
+        if mode is not None:
+            fan_rule: FanRule | None = FanRule(choice("fan mode", mode, FAN_MODES))  # type: ignore[arg-type]
+            if not isinstance(dist, SCALED):
                 raise ValueError(
-                    f"a fan mode needs a variance distribution {_VARIANCE_DISTRIBUTIONS}, "
-                    f"got {self.distribution!r}"
+                    f"a fan mode needs a variance distribution {_VARIANCE_DISTRIBUTIONS}, got {kind!r}"
                 )
-        object.__setattr__(self, "scale", real("scale", self.scale, positive=True))
-        object.__setattr__(self, "gain", real("gain", self.gain, positive=True))
-        if self.nonlinearity is not None:
-            choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
-        if self.negative_slope is not None:
-            object.__setattr__(self, "negative_slope", real("negative_slope (a)", self.negative_slope))
-        for name in ("mean", "minval", "maxval", "value"):
-            object.__setattr__(self, name, real(name, getattr(self, name)))
-        object.__setattr__(self, "stddev", real("stddev", self.stddev, nonnegative=True))
-        if self.minval > self.maxval:
-            raise ValueError(f"minval must be <= maxval, got minval={self.minval}, maxval={self.maxval}")
-        lower, upper = real("lower", self.lower), real("upper", self.upper)
-        if not lower < upper:
-            raise ValueError(f"truncation needs lower < upper (in units of σ), got [{lower}, {upper}]")
-        object.__setattr__(self, "lower", lower)
-        object.__setattr__(self, "upper", upper)
-        object.__setattr__(self, "groups", integer("groups", self.groups, minimum=1))
+            variance: VarianceRule | None = VarianceRule(scale, fan_power)
+        else:
+            fan_rule = variance = None
+            VarianceRule(scale, fan_power)  # validated even when unused, as before
+            if fan_power != 0.5:
+                raise ValueError(f"fan_power={fan_power!r} needs a fan mode; scheme {name!r} has none")
+        setattr_ = object.__setattr__
+        setattr_(self, "name", name)
+        setattr_(self, "dist", dist)
+        setattr_(self, "fans", fan_rule)
+        setattr_(self, "variance", variance)
+        setattr_(self, "gain_rule", Gain(gain, nonlinearity, negative_slope))
+        setattr_(self, "post", Multiplier(multiplier))
+        setattr_(self, "parameters", tuple(parameters))
+        setattr_(self, "description", description)
 
-    # -- the variance rule -------------------------------------------------------------------
+    # -- the flat view: every old field reads through to the piece that owns it -------------------
+    @property
+    def distribution(self) -> str:
+        """The distribution's name (normal, truncated_normal, uniform, constant, orthogonal, identity, dirac)."""
+        return self.dist.name
+
+    @property
+    def mode(self) -> FanMode | None:
+        """The fan rule's mode, or None without a variance rule."""
+        return self.fans.mode if self.fans else None
+
+    @property
+    def scale(self) -> float:
+        """The variance rule's scale (1 without one)."""
+        return self.variance.scale if self.variance else 1.0
+
+    @property
+    def fan_power(self) -> float:
+        """The variance rule's power: std ∝ (scale/fan)^fan_power (½ without one)."""
+        return self.variance.power if self.variance else 0.5
+
+    @property
+    def gain(self) -> float:
+        """The gain factor, before calculate_gain(nonlinearity, negative_slope)."""
+        return self.gain_rule.gain
+
+    @property
+    def nonlinearity(self) -> str | None:
+        """The nonlinearity whose calculate_gain multiplies the gain, or None."""
+        return self.gain_rule.nonlinearity
+
+    @property
+    def negative_slope(self) -> float | None:
+        """leaky_relu's negative slope a, or None (torch's default)."""
+        return self.gain_rule.negative_slope
+
+    @property
+    def multiplier(self) -> float:
+        """The post-scale m: samples × m."""
+        return self.post.factor
+
+    @property
+    def mean(self) -> float:
+        """The fixed mean (normal families; 0 otherwise)."""
+        return float(getattr(self.dist, "mean", 0.0))
+
+    @property
+    def stddev(self) -> float:
+        """The fixed stddev σ (normal families; 1 otherwise)."""
+        return float(getattr(self.dist, "stddev", 1.0))
+
+    @property
+    def minval(self) -> float:
+        """The fixed lower limit (uniform; 0 otherwise)."""
+        return float(getattr(self.dist, "minval", 0.0))
+
+    @property
+    def maxval(self) -> float:
+        """The fixed upper limit (uniform; 1 otherwise)."""
+        return float(getattr(self.dist, "maxval", 1.0))
+
+    @property
+    def value(self) -> float:
+        """The constant (constant; 0 otherwise)."""
+        return float(getattr(self.dist, "value", 0.0))
+
+    @property
+    def lower(self) -> float:
+        """Truncation's lower cut in units of σ (−2 otherwise)."""
+        return float(getattr(self.dist, "lower", -2.0))
+
+    @property
+    def upper(self) -> float:
+        """Truncation's upper cut in units of σ (2 otherwise)."""
+        return float(getattr(self.dist, "upper", 2.0))
+
+    @property
+    def corrected(self) -> bool:
+        """Whether a truncated σ is divided by the cut's std."""
+        return bool(getattr(self.dist, "corrected", True))
+
+    @property
+    def groups(self) -> int:
+        """Dirac's groups (1 otherwise)."""
+        return int(getattr(self.dist, "groups", 1))
+
+    def _flat(self) -> dict[str, Any]:
+        """The constructor's keywords that rebuild this scheme."""
+        flat: dict[str, Any] = {
+            "name": self.name, "distribution": self.distribution, "mode": self.mode, "scale": self.scale,
+            "gain": self.gain, "nonlinearity": self.nonlinearity, "negative_slope": self.negative_slope,
+            "fan_power": self.fan_power, "multiplier": self.multiplier,
+            "parameters": self.parameters, "description": self.description,
+        }  # fmt: skip
+        flat.update((f, getattr(self.dist, f)) for f in _DIST_FIELDS[self.distribution])
+        return flat
+
+    # -- the numbers: one path from the pieces --------------------------------------------------
     @property
     def effective_gain(self) -> float:
         """``gain · calculate_gain(nonlinearity, negative_slope)``; just ``gain`` without a nonlinearity."""
-        if self.nonlinearity is None:
-            return self.gain
-        return self.gain * calculate_gain(self.nonlinearity, self.negative_slope)
+        return self.gain_rule.value
 
     def fan(self, fan_in: int, fan_out: int) -> float:
         """The fan the rule divides by: fan_in, fan_out, (fan_in+fan_out)/2 or √(fan_in·fan_out)."""
-        fan_in = integer("fan_in", fan_in, minimum=1)
-        fan_out = integer("fan_out", fan_out, minimum=1)
-        mode = self.mode or "fan_in"
-        if mode == "fan_in":
-            return float(fan_in)
-        if mode == "fan_out":
-            return float(fan_out)
-        if mode == "fan_avg":
-            return (fan_in + fan_out) / 2.0
-        return math.sqrt(fan_in * fan_out)
+        return (self.fans or FanRule()).fan(fan_in, fan_out)
+
+    def _target(self, fan_in: int, fan_out: int) -> float:
+        """multiplier · gain · (scale/fan)^power (needs a variance rule)."""
+        assert self.variance is not None and self.fans is not None
+        return self.post.factor * self.variance.std(self.gain_rule.value, self.fans, fan_in, fan_out)
 
     def sigma(self, fan_in: int = 1, fan_out: int = 1) -> float:
         """σ of the normal before truncation (target std / truncnorm std if ``corrected``); else the law's std."""
-        if self.distribution == "truncated_normal":
-            if self.mode is None:
-                return self.stddev
-            target = self._target_std(fan_in, fan_out)
-            return target / truncated_normal_moments(self.lower, self.upper)[1] if self.corrected else target
+        if isinstance(self.dist, TruncatedNormalDist):
+            if self.variance is None:
+                return self.post.factor * self.dist.stddev
+            return self.dist.sigma(self._target(fan_in, fan_out))
         return self.std(fan_in, fan_out)
 
-    def _target_std(self, fan_in: int, fan_out: int) -> float:
-        # Expression order follows torch.nn.init (gain·√(2/(fi+fo)), gain/√fan) so the floats agree bit for bit.
-        gain, fan = self.effective_gain, self.fan(fan_in, fan_out)
-        if self.mode == "fan_avg":
-            return gain * math.sqrt(2.0 * self.scale / float(fan_in + fan_out))
-        return gain * math.sqrt(self.scale) / math.sqrt(fan)
+    def std(self, fan_in: int = 1, fan_out: int = 1, *, receptive_field: int = 1) -> float:
+        """Std of the law for these fans (RMS of entries for orthogonal/identity/dirac).
 
-    def std(self, fan_in: int = 1, fan_out: int = 1) -> float:
-        """Standard deviation of the law for these fans (root mean square of entries for orthogonal/identity/dirac)."""
-        d = self.distribution
-        if d == "constant":
-            return 0.0
-        if d == "dirac":
-            # groups·min(out/groups, in) centre taps are set; in fans that is min(fan_out, groups·fan_in)
-            # non-zeros per fan_in·fan_out/Πkernel² entries, independent of the kernel size.
-            fan_in = integer("fan_in", fan_in, minimum=1)
-            fan_out = integer("fan_out", fan_out, minimum=1)
-            return self.effective_gain * math.sqrt(min(fan_out, self.groups * fan_in) / (fan_in * fan_out))
-        if d in _STRUCTURED:
-            return self.effective_gain / math.sqrt(max(self.fan(fan_in, fan_out), fan_in, fan_out))
-        if self.mode is None:
-            if d == "uniform":
-                return (self.maxval - self.minval) / math.sqrt(12.0)
-            if d == "normal":
-                return self.stddev
-            return self.stddev * truncated_normal_moments(self.lower, self.upper)[1]
-        target = self._target_std(fan_in, fan_out)
-        if d == "truncated_normal" and not self.corrected:
-            return target * truncated_normal_moments(self.lower, self.upper)[1]
-        return target
+        ``receptive_field`` (Π kernel dims) matters only for orthogonal, whose RMS the fans alone do not
+        fix: gain/√max(fan_out/receptive_field, fan_in), what ``plan`` and the samples give.
+        """
+        dist, m = self.dist, self.post.factor
+        if isinstance(dist, STRUCTURED):
+            return m * dist.structured_std(self.gain_rule.value, fan_in, fan_out, receptive_field)
+        if isinstance(dist, ConstantDist):
+            return m * dist.fixed_std()
+        if self.variance is None:
+            return m * dist.fixed_std()
+        return dist.scaled_std(self._target(fan_in, fan_out))
 
-    def bound(self, fan_in: int = 1, fan_out: int = 1) -> float:
-        """Limit b of U(−b, b) with this law's variance: b = √3·std (the sampling limit for uniform schemes)."""
-        if self._fixed_uniform:
-            return (self.maxval - self.minval) / 2.0
-        return math.sqrt(3.0) * self.std(fan_in, fan_out)
-
-    @property
-    def _fixed_uniform(self) -> bool:
-        return self.distribution == "uniform" and self.mode is None
+    def bound(self, fan_in: int = 1, fan_out: int = 1, *, receptive_field: int = 1) -> float:
+        """Limit b of U(−b, b) with this law's variance: b = √3·std (the half-width for fixed uniforms)."""
+        if isinstance(self.dist, UniformDist) and self.variance is None:
+            return self.post.factor * self.dist.fixed_bound()
+        return math.sqrt(3.0) * self.std(fan_in, fan_out, receptive_field=receptive_field)
 
     # -- changing and resolving --------------------------------------------------------------
     def with_(self, **params: Any) -> Scheme:
-        """Return a copy with ``params`` changed; only names in :attr:`parameters` are accepted."""
+        """A copy with ``params`` changed: :attr:`parameters`, plus ``fan_power``/``multiplier`` with a fan rule."""
+        accepted = (*self.parameters, *(_COMPOSITION_PARAMETERS if self.fans else ()))
         changes: dict[str, Any] = {}
         for key, value in params.items():
             name = _PARAMETER_ALIASES.get(key, key)
-            if name not in self.parameters:
-                accepted = ", ".join(self.parameters) or "none"
+            if name not in accepted:
                 raise TypeError(
-                    f"scheme {self.name!r} has no parameter {key!r}; accepted: {accepted}."
-                    f"{suggest(key, self.parameters)}"
+                    f"scheme {self.name!r} has no parameter {key!r}; accepted: {', '.join(accepted) or 'none'}."
+                    f"{suggest(key, accepted)}"
                 )
             changes[name] = value
         if "distribution" in changes:
@@ -183,7 +280,7 @@ class Scheme:
             changes["distribution"] = choice(
                 "distribution", dist, (*_VARIANCE_DISTRIBUTIONS, *_DISTRIBUTION_ALIASES)
             )
-        return dataclasses.replace(self, **changes)
+        return Scheme(**{**self._flat(), **changes})
 
     def plan(
         self,
@@ -202,53 +299,40 @@ class Scheme:
         axes: dict[str, Any] = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis}
         fan_in, fan_out = fans(dims, layout, **axes)
         law = self._law(dims, layout, fan_in, fan_out, axes)
-        std = self.std(fan_in, fan_out)
         if isinstance(law, Orthogonal):
-            std = law.gain / math.sqrt(max(dims[law.out_axis], math.prod(dims) // dims[law.out_axis]))
-        _check_finite(self, dims, law, std)
-        return Plan(
-            scheme=self,
-            shape=dims,
-            layout=layout,
-            fan_in=fan_in,
-            fan_out=fan_out,
-            gain=self.effective_gain,
-            std=std,
-            bound=self.bound(fan_in, fan_out) if self._fixed_uniform else math.sqrt(3.0) * std,
-            law=law,
+            # Q spans the (rows, cols) flattening: as fans, cols = fan_in and rows = fan_out with field 1.
+            rows = dims[law.out_axis]
+            std = self.std(math.prod(dims) // rows, rows)
+        else:
+            std = self.std(fan_in, fan_out)
+        bound = (
+            self.bound(fan_in, fan_out)
+            if isinstance(law, Uniform) and self.variance is None
+            else math.sqrt(3.0) * std
         )
+        _check_finite(self, dims, law, std, bound)
+        return Plan(
+            scheme=self, shape=dims, layout=layout, fan_in=fan_in, fan_out=fan_out,
+            gain=self.effective_gain, std=std, bound=bound, law=law,
+        )  # fmt: skip
 
     def _law(
         self, dims: tuple[int, ...], layout: str, fan_in: int, fan_out: int, axes: dict[str, Any]
     ) -> Law:
-        d = self.distribution
-        if d == "constant":
-            return Constant(self.value)
-        if d in _STRUCTURED:
+        dist, m = self.dist, self.post.factor
+        if isinstance(dist, STRUCTURED):
             return self._structured_law(dims, layout, axes)
-        if self.mode is None:
-            if d == "uniform":
-                return Uniform(self.minval, self.maxval)
-            if d == "normal":
-                return Normal(self.mean, self.stddev)
-            return TruncatedNormal(self.mean, self.stddev, self.lower, self.upper)
-        # The unrounded gain²·scale/fan travels with the law: JAX rounds the variance to the dtype before
+        if isinstance(dist, ConstantDist) or self.variance is None or self.fans is None:
+            return dist.fixed_law(m)
+        # The unrounded variance travels with the law: JAX rounds the variance to the dtype before
         # its square root, so an adapter needs it (not the std) to match jax.nn.initializers bit for bit.
-        gain = self.effective_gain
-        variance = gain * gain * self.scale / self.fan(fan_in, fan_out)
-        if d == "uniform":
-            limit = self.bound(fan_in, fan_out)
-            return Uniform(-limit, limit, variance=variance)
-        if d == "normal":
-            return Normal(0.0, self.std(fan_in, fan_out), variance=variance)
-        return TruncatedNormal(
-            0.0, self.sigma(fan_in, fan_out), self.lower, self.upper,
-            variance=variance if self.corrected else None,
-        )  # fmt: skip
+        gain = self.gain_rule.value
+        variance = m * m * self.variance.variance(gain, self.fans.fan(fan_in, fan_out))
+        return dist.scaled_law(self._target(fan_in, fan_out), variance)
 
     def _structured_law(self, dims: tuple[int, ...], layout: str, axes: dict[str, Any]) -> Law:
-        gain = self.effective_gain
-        if self.distribution == "identity":
+        gain = self.post.factor * self.gain_rule.value
+        if isinstance(self.dist, IdentityDist):
             if len(dims) != 2:
                 raise ValueError(
                     f"identity needs a 2-D shape, got {dims}; use 'dirac' for convolution kernels"
@@ -262,31 +346,33 @@ class Scheme:
                 f"{self.distribution} needs exactly one in axis and one out axis, got in_axis={ins}, "
                 f"out_axis={outs}"
             )
-        if self.distribution == "orthogonal":
+        if not isinstance(self.dist, DiracDist):
             return Orthogonal(gain, outs[0])
         if not 3 <= len(dims) <= 5:
             raise ValueError(f"dirac needs a 3-, 4- or 5-D convolution kernel, got shape {dims}")
-        if dims[outs[0]] % self.groups:
+        if dims[outs[0]] % self.dist.groups:
             raise ValueError(
                 f"dirac: out channels {dims[outs[0]]} (shape {dims}) are not divisible by "
-                f"groups={self.groups}"
+                f"groups={self.dist.groups}"
             )
         # Keras and Flax pad (k − 1)//2 before for 'same': a tap there keeps even kernels unshifted.
         low_centre = layout is not None and layout.split("_")[0] in ("keras", "flax")
-        return Dirac(gain, self.groups, ins[0], outs[0], low_centre)
+        return Dirac(gain, self.dist.groups, ins[0], outs[0], low_centre)
 
 
-def _check_finite(scheme: Scheme, dims: tuple[int, ...], law: Law, std: float) -> None:
+def _check_finite(scheme: Scheme, dims: tuple[int, ...], law: Law, std: float, bound: float) -> None:
     """ValueError when the resolved law's std, bound or parameters overflow float64 (e.g. gain=1e300 squared)."""
-    numbers = {"std": std, "bound": math.sqrt(3.0) * std}
+    numbers = {"std": std, "bound": bound}
     numbers.update((f"law {key}", value) for key, value in vars(law).items() if isinstance(value, float))
     bad = {key: value for key, value in numbers.items() if not math.isfinite(value)}
     if bad:
         named = ", ".join(f"{key} = {value}" for key, value in bad.items())
+        pieces = ", ".join(
+            f"{key}={value:g}" for key, value in scheme._flat().items() if isinstance(value, float)
+        )
         raise ValueError(
             f"scheme {scheme.name!r} for shape {dims} gives a law that is not finite ({named}) from "
-            f"gain={scheme.effective_gain:g}, scale={scheme.scale:g}, stddev={scheme.stddev:g}, "
-            f"minval={scheme.minval:g}, maxval={scheme.maxval:g}; use smaller parameters"
+            f"gain={scheme.effective_gain:g}, {pieces}; use smaller parameters"
         )
 
 
@@ -305,46 +391,29 @@ class Plan:
     law: Law
 
     def explain(self) -> str:
-        """The scheme's formula with this plan's numbers put in, one fact per line."""
+        """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece)."""
         s = self.scheme
-        gain_source = ""
-        if s.nonlinearity:
-            gain_source = f"  (calculate_gain({s.nonlinearity!r}, {s.negative_slope}) × {s.gain:g})"
         lines = [
             f"scheme   {s.name}: {s.description}",
             f"shape    {self.shape} (layout {self.layout})",
             f"fans     fan_in = {self.fan_in}, fan_out = {self.fan_out}",
-            f"gain     {self.gain:.6g}{gain_source}",
+            s.gain_rule.explain(),
         ]
-        if s.mode is not None:
-            fan = s.fan(self.fan_in, self.fan_out)
-            fan_expr = {
-                "fan_in": f"fan_in = {self.fan_in}",
-                "fan_out": f"fan_out = {self.fan_out}",
-                "fan_avg": f"(fan_in + fan_out)/2 = ({self.fan_in} + {self.fan_out})/2 = {fan:g}",
-                "fan_geo_avg": f"√(fan_in·fan_out) = √({self.fan_in}·{self.fan_out}) = {fan:.6g}",
-            }[s.mode]
-            lines.append(f"fan      {s.mode}: {fan_expr}")
-            lines.append(
-                f"std      gain·√(scale/fan) = {self.gain:.6g}·√({s.scale:g}/{fan:.6g}) = {self.std:.6g}"
-            )
+        if s.multiplier != 1.0:
+            lines.append(s.post.explain())
+        if s.fans is not None and s.variance is not None:
+            fan = s.fans.fan(self.fan_in, self.fan_out)
+            lines.append(s.fans.explain(self.fan_in, self.fan_out))
+            lines.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
             lines.append(f"bound    √3·std = {self.bound:.6g}")
-            if isinstance(self.law, Uniform):
-                # the textbook form of the limit, e.g. Glorot's √(6/(fan_in + fan_out))
-                if s.mode == "fan_avg":
-                    fans_sum = f"({self.fan_in} + {self.fan_out})"
-                    limit = (
-                        f"gain·√(6·scale/(fan_in + fan_out)) = {self.gain:.6g}·√(6·{s.scale:g}/{fans_sum})"
-                    )
-                else:
-                    limit = f"gain·√(3·scale/fan) = {self.gain:.6g}·√(3·{s.scale:g}/{fan:.6g})"
-                lines.append(f"limit    {limit} = {self.law.high:.6g}")
-            if isinstance(self.law, TruncatedNormal) and s.corrected:
-                cut_std = truncated_normal_moments(s.lower, s.upper)[1]
+            if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
                 lines.append(
-                    f"sigma    std/{cut_std:.6g} = {self.std:.6g}/{cut_std:.6g} = {self.law.sigma:.6g} "
-                    "(σ before truncation, so the truncated law keeps std)"
+                    UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
                 )
+            if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
+                sigma_line = s.dist.explain(self.std, self.law.sigma)
+                if sigma_line:
+                    lines.append(sigma_line)
         else:
             lines.append(f"std      {self.std:.6g}")
             lines.append(f"bound    {self.bound:.6g}")
