@@ -72,7 +72,7 @@ def hand_loop(model: Any, report: Any) -> Callable[[], None]:
             continue
         seen.add(record.name)
         p, scheme, std = parameters[record.name], record.scheme.lower(), float(record.std)
-        if "keep" in scheme:
+        if record.kept or record.tied_to:  # kept as constructed, or written under its first name
             continue
         if scheme.startswith("zeros") or (std == 0.0 and "ones" not in scheme and "constant" not in scheme):
             calls.append(partial(nn.init.zeros_, p))
@@ -85,7 +85,7 @@ def hand_loop(model: Any, report: Any) -> Callable[[], None]:
         elif "uniform" in scheme:
             bound = std * math.sqrt(3.0)
             calls.append(partial(nn.init.uniform_, p, -bound, bound))
-        elif "trunc" in scheme or scheme in ("variance_scaling", "lecun_normal"):
+        elif "trunc" in scheme or scheme == "variance_scaling":
             sigma = std / _TRUNC_STD
             calls.append(partial(nn.init.trunc_normal_, p, 0.0, sigma, -2 * sigma, 2 * sigma))
         else:

@@ -356,7 +356,7 @@ def init_params(
         return {
             key: rebuild(value, (*prefix, str(key)))
             if isinstance(value, Mapping)
-            else values[(*prefix, str(key))]
+            else values[prefix + (str(key),)]  # noqa: RUF005  (tuple[*...] in a subscript needs Python 3.11)
             for key, value in tree.items()
         }
 
