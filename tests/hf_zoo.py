@@ -276,3 +276,20 @@ ZOO: dict[str, Callable[[], Built]] = {
     "clip": _clip,
     "siglip": _siglip,
 }
+
+
+def tiny_resnet_classifier() -> Any:
+    """HF ResNetForImageClassification with two basic stages of width 8/16 (every block adds its shortcut in place)."""
+    import torch
+    import transformers
+
+    config = transformers.ResNetConfig(
+        num_channels=3,
+        embedding_size=8,
+        hidden_sizes=[8, 16],
+        depths=[1, 1],
+        layer_type="basic",
+        num_labels=3,
+    )
+    torch.manual_seed(0)
+    return transformers.ResNetForImageClassification(config)

@@ -238,17 +238,10 @@ def test_diagnose_leaves_grads_mode_and_hooks_alone(torch_modules: Any) -> None:
 
 def _hf_resnet(torch: Any) -> Any:
     """HF ResNetForImageClassification, tiny config: every block ends in `hidden_state += residual`."""
-    transformers = pytest.importorskip("transformers")
-    config = transformers.ResNetConfig(
-        num_channels=3,
-        embedding_size=8,
-        hidden_sizes=[8, 16],
-        depths=[1, 1],
-        layer_type="basic",
-        num_labels=3,
-    )
-    torch.manual_seed(0)
-    return transformers.ResNetForImageClassification(config)
+    pytest.importorskip("transformers")
+    from tests.hf_zoo import tiny_resnet_classifier
+
+    return tiny_resnet_classifier()
 
 
 def _inplace_mlp(torch: Any) -> Any:

@@ -265,17 +265,10 @@ def test_lsuv_on_hf_gpt2_rescales_every_conv1d_and_never_writes_the_tied_embeddi
 
 
 def test_lsuv_on_hf_resnet_rescales_every_conv_and_the_head() -> None:
-    transformers = pytest.importorskip("transformers")
-    config = transformers.ResNetConfig(
-        num_channels=3,
-        embedding_size=8,
-        hidden_sizes=[8, 16],
-        depths=[1, 1],
-        layer_type="basic",
-        num_labels=3,
-    )
-    torch.manual_seed(0)
-    model = transformers.ResNetForImageClassification(config)
+    pytest.importorskip("transformers")
+    from tests.hf_zoo import tiny_resnet_classifier
+
+    model = tiny_resnet_classifier()
     images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     _, report = wt.lsuv_(model, images)
     weighted = [name for name, module in model.named_modules() if isinstance(module, (nn.Conv2d, nn.Linear))]
