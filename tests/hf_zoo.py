@@ -70,50 +70,28 @@ def _seq2seq(model_cls: str, config_cls: str, **config: Any) -> Callable[[], Bui
     return build
 
 
-def _clip() -> Built:
+def _dual_encoder(config_cls: str, model_cls: str, **extra: Any) -> Built:
+    """A text + vision contrastive model (CLIP, SigLIP) with the zoo's small towers."""
     import transformers
 
-    text = {
-        "vocab_size": _VOCAB,
+    tower = {
         "hidden_size": _D,
         "num_hidden_layers": _L,
         "num_attention_heads": _HEADS,
         "intermediate_size": _FF,
-        "max_position_embeddings": 16,
     }
-    vision = {
-        "hidden_size": _D,
-        "num_hidden_layers": _L,
-        "num_attention_heads": _HEADS,
-        "intermediate_size": _FF,
-        "image_size": 32,
-        "patch_size": 8,
-    }
-    cfg = transformers.CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
-    return transformers.CLIPModel(cfg).eval(), {"input_ids": _tokens(), "pixel_values": _pixels()}
+    text = {**tower, "vocab_size": _VOCAB, "max_position_embeddings": 16}
+    vision = {**tower, "image_size": 32, "patch_size": 8}
+    cfg = getattr(transformers, config_cls)(text_config=text, vision_config=vision, **extra)
+    return getattr(transformers, model_cls)(cfg).eval(), {"input_ids": _tokens(), "pixel_values": _pixels()}
+
+
+def _clip() -> Built:
+    return _dual_encoder("CLIPConfig", "CLIPModel", projection_dim=16)
 
 
 def _siglip() -> Built:
-    import transformers
-
-    text = {
-        "vocab_size": _VOCAB,
-        "hidden_size": _D,
-        "num_hidden_layers": _L,
-        "num_attention_heads": _HEADS,
-        "intermediate_size": _FF,
-        "max_position_embeddings": 16,
-    }
-    vision = {
-        "hidden_size": _D,
-        "num_hidden_layers": _L,
-        "num_attention_heads": _HEADS,
-        "intermediate_size": _FF,
-        "image_size": 32,
-        "patch_size": 8,
-    }
-    cfg = transformers.SiglipConfig(text_config=text, vision_config=vision)
-    return transformers.SiglipModel(cfg).eval(), {"input_ids": _tokens(), "pixel_values": _pixels()}
+    return _dual_encoder("SiglipConfig", "SiglipModel")
 
 
 def _whisper() -> Built:
