@@ -34,7 +34,8 @@ class InitRecord:
     and the tensor holds what the model's constructor set; ``tied_to``: this name is an alias of a
     parameter written under its first name ``tied_to`` (drawn once, not again). Both rows carry no
     plan: fans 0, gain and std NaN. ``role`` is the parameter's :class:`winit.Role` value (empty when
-    the caller did not infer one).
+    the caller did not infer one). ``lr_multiplier`` is the factor a recipe puts on the learning
+    rate of this tensor (μP's hidden weights under Adam: 1/width_mult); 1 otherwise.
     """
 
     name: str
@@ -50,9 +51,12 @@ class InitRecord:
     kept: bool = False
     tied_to: str = ""
     role: str = ""
+    lr_multiplier: float = 1.0
 
     @classmethod
-    def from_plan(cls, name: str, layer: str, plan: Plan, part: str = "", role: str = "") -> InitRecord:
+    def from_plan(
+        cls, name: str, layer: str, plan: Plan, part: str = "", role: str = "", lr_multiplier: float = 1.0
+    ) -> InitRecord:
         """The row for ``plan`` applied to parameter ``name`` of a ``layer``."""
         return cls(
             name=name,
@@ -66,6 +70,7 @@ class InitRecord:
             layout=plan.layout,
             part=part,
             role=role,
+            lr_multiplier=lr_multiplier,
         )
 
     @classmethod
