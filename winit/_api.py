@@ -79,7 +79,7 @@ def init(
         batch_axis=batch_axis,
         **params,
     )
-    from winit.backends._common import realize
+    from winit.backends._router import realize
 
     return realize(
         adapter, resolved, seed=seed, dtype=dtype, device=device, rng=rng, stream=stream, shard=shard,
