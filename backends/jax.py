@@ -136,10 +136,13 @@ class JaxEngine:
     """The portable engine on JAX: each element from its own index under ``jax.jit`` (a pure map, so
     ``out_shardings`` makes each device generate only its shard), one Philox call per element."""
 
-    kit = NarrowWordArithmetic(jnp, jnp.uint32)  # no 64-bit integers without x64: uint32 and 16-bit limbs
-
     def __init__(self, device: Any) -> None:
         self.device = device
+
+    @property
+    def kit(self) -> NarrowWordArithmetic:
+        """uint32 words and 16-bit limbs: JAX has no 64-bit integers without x64 (the kernel builds its own)."""
+        return NarrowWordArithmetic(jnp, jnp.uint32)
 
     def values(
         self, shape: tuple[int, ...], block: Block, key: Any, stream: int, recipe: Recipe,
