@@ -1,5 +1,7 @@
 """griffe extension: Sphinx roles in winit's docstrings (``:class:`Plan```) become mkdocs autorefs.
 
+Attributes documented by a ``#:`` comment above them get that comment as their docstring.
+
 The docstrings are read as Markdown, where a role would print as ``:class:`` text. Each role's target
 is resolved in the docstring's own scope: a target that resolves becomes an optional link (a link when
 the object is on the site, plain code when it is private), one that does not resolve stays a required
@@ -31,6 +33,19 @@ def _resolve(obj: griffe.Object, target: str, collection: Any) -> str | None:
     return str(found.path)
 
 
+def _comment_docstring(obj: griffe.Object) -> str | None:
+    """The ``#:`` comment lines right above an attribute (Sphinx's convention, used across winit), or None."""
+    if obj.lineno is None:
+        return None
+    lines = obj.module.lines
+    found: list[str] = []
+    index = obj.lineno - 2
+    while index >= 0 and lines[index].strip().startswith("#:"):
+        found.insert(0, lines[index].strip()[2:].strip())
+        index -= 1
+    return " ".join(found) or None
+
+
 class SphinxRoles(griffe.Extension):
     """Rewrite roles once the whole package is loaded, so every name can be resolved."""
 
@@ -39,6 +54,8 @@ class SphinxRoles(griffe.Extension):
         while stack:
             obj = stack.pop()
             stack.extend(member for member in obj.members.values() if isinstance(member, griffe.Object))
+            if obj.docstring is None and obj.is_attribute and (comment := _comment_docstring(obj)):
+                obj.docstring = griffe.Docstring(comment, parent=obj)
             if obj.docstring is None:
                 continue
 

@@ -11,6 +11,7 @@ from winit._registry import get
 from winit._schemes import Plan, Scheme
 from winit._validate import choice
 
+#: the backends winit.init draws with (each an extra: pip install "winit[torch]").
 BACKENDS: Final[tuple[str, ...]] = ("numpy", "torch", "tensorflow", "jax")
 _BACKEND_ALIASES: Final = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow"}
 

@@ -75,9 +75,9 @@ def fans(
 ) -> tuple[int, int]:
     """Return (fan_in, fan_out): fan_in = in_channels · Π(kernel), fan_out = out_channels · Π(kernel).
 
-    ``layout`` picks which axes hold the channels: ``torch`` (out, in, *kernel),
-    ``torch_transpose`` (in, out, *kernel), ``keras``/``flax`` (*kernel, in, out),
-    ``keras_transpose``/``flax_transpose`` (*kernel, out, in). ``in_axis``/``out_axis``/``batch_axis``
+    ``layout`` picks which axes hold the channels: ``torch`` ``(out, in, *kernel)``,
+    ``torch_transpose`` ``(in, out, *kernel)``, ``keras``/``flax`` ``(*kernel, in, out)``,
+    ``keras_transpose``/``flax_transpose`` ``(*kernel, out, in)``. ``in_axis``/``out_axis``/``batch_axis``
     override it the way ``jax.nn.initializers.variance_scaling`` does; batch axes count in neither fan.
     A 0-D shape has fans (1, 1) and a 1-D shape (n,) has fans (n, n), as in Keras (PyTorch refuses
     them). A zero fan raises ValueError.

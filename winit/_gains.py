@@ -28,7 +28,7 @@ ACTIVATIONS: Final[tuple[str, ...]] = tuple(sorted(_FAMILY))
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """Return the gain g for ``nonlinearity`` (std = g·√(scale/fan)), with PyTorch's values.
 
-    linear, identity, conv*, conv_transpose*, sigmoid → 1; tanh → 5/3; relu → √2;
+    linear, identity, ``conv*``, ``conv_transpose*``, sigmoid → 1; tanh → 5/3; relu → √2;
     leaky_relu → √(2/(1+a²)) with a = ``param`` (default 0.01); selu → 3/4.
 
     Args:
@@ -77,7 +77,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def recommend(activation: str, distribution: str = "normal") -> str:
-    """Return the scheme name for ``activation``: ReLU family → he_*, tanh/sigmoid → glorot_*, SELU → lecun_normal.
+    """The scheme for ``activation``: ReLU family → ``he_*``, tanh/sigmoid → ``glorot_*``, SELU → ``lecun_normal``.
 
     Args:
         activation: an activation name (relu, leaky_relu, gelu, silu, tanh, sigmoid, softmax, linear, selu, ...).

@@ -53,6 +53,7 @@ _BUILTIN: Final[tuple[Scheme, ...]] = (
 
 SCHEMES: Final[dict[str, Scheme]] = {scheme.name: scheme for scheme in _BUILTIN}
 
+#: alias -> registry name: PyTorch's and short spellings of the same law.
 ALIASES: Final[dict[str, str]] = {
     "xavier_uniform": "glorot_uniform",
     "xavier_normal": "glorot_normal",

@@ -17,8 +17,8 @@ to the network; ratios compare like with like, so they do not depend on the data
 1. ``symmetric``  some layer with ≥ 2 units has identical units although its input did not vanish
    (its input std ≥ ``VANISHING_RATIO`` · input std): the weights give every unit the same
    function, so gradients cannot tell them apart (zeros, any constant).
-2. ``exploding``  a non-finite activation, gradient or loss, or the last layer's std
-   > ``EXPLODING_RATIO = 1e2`` · input std (N(0, 1) on ReLU).
+2. ``exploding``  a non-finite activation, gradient or loss, or the last layer's std >
+   ``EXPLODING_RATIO = 1e2`` · input std (N(0, 1) on ReLU).
 3. ``saturated``  the saturated fraction, averaged over the layers, > ``SATURATED_FRACTION = 0.1``
    (tanh/sigmoid pushed onto their flat tails: N(0, 1) on tanh; healthy tanh nets stay near 0%).
 4. ``exploding``  the first layer's weight gradient is > ``GRADIENT_RATIO = 1e3`` times the last
