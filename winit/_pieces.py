@@ -24,6 +24,7 @@ from winit._laws import (
 from winit._validate import choice, integer, real
 
 FanMode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+#: the fans a variance rule may divide by: fan_in, fan_out, (fan_in + fan_out)/2, √(fan_in·fan_out).
 FAN_MODES: Final[tuple[str, ...]] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 
 

@@ -376,6 +376,34 @@ def probe(
     ``train_steps`` > 0 trains each network with SGD (learning rate ``lr``, mini-batches of
     ``batch`` from a set of 4·``batch`` samples) and records every step's loss and the final
     full-set loss. ``progress`` shows a rich progress bar when stderr is a terminal.
+
+    Args:
+        activation: the hidden layers' activation (tanh, relu, sigmoid, ...).
+        depth: the number of hidden layers.
+        width: the hidden width.
+        backend: ``numpy``, ``torch``, ``tensorflow`` or ``jax``.
+        schemes: the schemes to compare (see above).
+        batch: the batch size.
+        classes: the number of classes of the synthetic task.
+        seed: the seed of the data and of every scheme's draws.
+        train_steps: SGD steps per network (0: one forward/backward pass only).
+        lr: the SGD learning rate.
+        progress: show a progress bar.
+
+    Returns:
+        A ``ProbeResult``: ``str()`` is the table, ``verdicts`` the verdict per label, ``plot`` the figure.
+
+    Examples:
+        N(0, 1) weights saturate a deep tanh net; Glorot's keep it in its linear range:
+
+        >>> import winit
+        >>> result = winit.probe("tanh", depth=4, width=16, batch=32, schemes=["N(0,1)", "glorot"])
+        >>> result.verdicts
+        {'N(0,1)': 'saturated', 'glorot': 'healthy'}
+
+    References:
+        X. Glorot, Y. Bengio, "Understanding the difficulty of training deep feedforward neural networks",
+        AISTATS 2010 (the experiment this reproduces).
     """
     activation = choice(
         "activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS

@@ -147,7 +147,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the ``winit`` command line on ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    """Run the ``winit`` command line on ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    Args:
+        argv: the arguments after ``winit``; None: ``sys.argv[1:]``.
+        out: where tables go; None: standard output (errors always go to standard error).
+
+    Examples:
+        >>> from winit.cli import main
+        >>> main(["explain", "glorot_uniform", "--shape", "10", "5", "--layout", "keras", "--plain"])
+        winit explain glorot_uniform --shape 10 5 --layout keras
+        scheme    glorot_uniform: U(−limit, limit), limit = gain·√(6/(fan_in + fan_out))
+        shape     (10, 5) (layout keras)
+        fans      fan_in = 10, fan_out = 5
+        gain      1
+        fan       fan_avg: (fan_in + fan_out)/2 = (10 + 5)/2 = 7.5
+        std       gain·√(scale/fan) = 1·√(1/7.5) = 0.365148
+        bound     √3·std = 0.632456
+        limit     gain·√(6·scale/(fan_in + fan_out)) = 1·√(6·1/(10 + 5)) = 0.632456
+        law       U[-0.632456, 0.632456)
+        0
+    """
     stream = out if out is not None else sys.stdout
     args = _parser().parse_args(argv)
     handler = getattr(args, "handler", None)
