@@ -20,6 +20,7 @@ from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     ConstantDist,
     DiracDist,
     Dist,
+    ExplainRow,
     FanMode,
     FanRule,
     Gain,
@@ -390,35 +391,39 @@ class Plan:
     bound: float
     law: Law
 
-    def explain(self) -> str:
-        """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece)."""
+    def explain_rows(self) -> tuple[ExplainRow, ...]:
+        """What :meth:`explain` prints, as (label, text) rows: one fact per row, one row per piece."""
         s = self.scheme
-        lines = [
-            f"scheme   {s.name}: {s.description}",
-            f"shape    {self.shape} (layout {self.layout})",
-            f"fans     fan_in = {self.fan_in}, fan_out = {self.fan_out}",
+        rows = [
+            ("scheme", f"{s.name}: {s.description}"),
+            ("shape", f"{self.shape} (layout {self.layout})"),
+            ("fans", f"fan_in = {self.fan_in}, fan_out = {self.fan_out}"),
             s.gain_rule.explain(),
         ]
         if s.multiplier != 1.0:
-            lines.append(s.post.explain())
+            rows.append(s.post.explain())
         if s.fans is not None and s.variance is not None:
             fan = s.fans.fan(self.fan_in, self.fan_out)
-            lines.append(s.fans.explain(self.fan_in, self.fan_out))
-            lines.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
-            lines.append(f"bound    √3·std = {self.bound:.6g}")
+            rows.append(s.fans.explain(self.fan_in, self.fan_out))
+            rows.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
+            rows.append(("bound", f"√3·std = {self.bound:.6g}"))
             if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
-                lines.append(
+                rows.append(
                     UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
                 )
             if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
-                sigma_line = s.dist.explain(self.std, self.law.sigma)
-                if sigma_line:
-                    lines.append(sigma_line)
+                sigma_row = s.dist.explain(self.std, self.law.sigma)
+                if sigma_row:
+                    rows.append(sigma_row)
         else:
-            lines.append(f"std      {self.std:.6g}")
-            lines.append(f"bound    {self.bound:.6g}")
-        lines.append(f"law      {_describe_law(self.law)}")
-        return "\n".join(lines)
+            rows.append(("std", f"{self.std:.6g}"))
+            rows.append(("bound", f"{self.bound:.6g}"))
+        rows.append(("law", _describe_law(self.law)))
+        return tuple(rows)
+
+    def explain(self) -> str:
+        """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece)."""
+        return "\n".join(f"{label:<8} {text}" for label, text in self.explain_rows())
 
 
 def _describe_law(law: Law) -> str:
