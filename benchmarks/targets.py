@@ -23,21 +23,20 @@ PORTABLE_TARGET: Final = 0.5
 #: winit's uniform/normal draw on a GPU as a fraction of a fill's bandwidth.
 GPU_TARGET: Final = 0.8
 
+#: Why a target can be missed (fnmatch patterns on target ids, first match wins).
 REASONS: Final[dict[str, str]] = {
     "speed/torch/orthogonal/*": (
         "a real cost of a few percent, shrinking with size: winit's shared orthogonal (backends/_common.py) "
-        "forms Q·sign(diag R) and ·gain out of place and then astype-copies, three fresh full-size "
-        "temporaries (each paying page faults) before copy_ into the parameter, where torch.nn.init."
-        "orthogonal_ scales in place; profiled at 1024²: ≈ 4 ms on top of a 72 ms QR (≈ 5%), ≈ 2% at "
-        "2048² since the QR grows as n³ and the copies as n². Possible fix for the core: skip the gain "
-        "multiply when gain == 1 and scale in place on mutable backends"
+        "forms Q·sign(diag R) and ·gain out of place and then astype-copies, fresh full-size temporaries "
+        "before copy_ into the parameter, where torch.nn.init.orthogonal_ scales in place; the QR grows as "
+        "n³ and the copies as n². Possible fix for the core: skip the gain multiply when gain == 1 and "
+        "scale in place on mutable backends"
     ),
     "speed/torch/*": (
         "winit.torch calls the same in-place torch sampler on the same tensor as torch.nn.init "
         "(uniform_/normal_/trunc_normal_; orthogonal: the same QR), both restarted from one generator seed "
         "every call, so the only extra work is winit's fixed per-call cost (the 16² overhead row); a miss "
-        "beyond that is load from other processes (re-timed alone: normal 4096² 1.005, trunc. normal 1024² "
-        "0.95, uniform/normal 1024² 1.03)"
+        "beyond that is load from other processes"
     ),
     "speed/numpy/*": (
         "winit.init(backend='numpy') runs the same float32 Generator calls as the native row and scales "
@@ -47,36 +46,31 @@ REASONS: Final[dict[str, str]] = {
     "speed/tensorflow/*": (
         "winit.keras draws with the same stateless TF op and seed pair as keras.initializers (bit-identical "
         "values, checked), so beyond the fixed per-call cost (16² overhead row) a miss is load from other "
-        "processes: re-timed alone, keras and winit.keras uniform 1024² took 7.8/8.1 ms and 7.5/8.2 ms in "
-        "two passes, orthogonal 1024² came to 1.046 and orthogonal 2048² to 1.018"
+        "processes"
     ),
     "speed/jax/*/jit": (
-        "under jit both sides compile to the same XLA program: the compiled HLO text of winit.init and of "
-        "jax.nn.initializers.glorot_uniform at 4096² is identical apart from source-location metadata, so a "
-        "miss is the environment (load, page placement): this case read 0.91 in another full run of the "
-        "same code"
+        "under jit both sides compile to the same XLA program (the compiled HLO of winit.init and of "
+        "jax.nn.initializers.glorot_uniform is identical apart from source-location metadata), so a miss "
+        "is the environment (load, page placement)"
     ),
     "speed/jax/*/eager": (
         "eager JAX dispatches each op separately and winit.init adds a few small ops (a dtype-rounded "
         "variance, a key stream: the eager 16² overhead row), so tiny eager calls pay a fixed cost; beyond "
-        "that a miss is load from other processes (re-timed alone: uniform 1024² eager 1.04 over 40 rounds, "
-        "4096² eager 0.96 and 0.99)"
+        "that a miss is load from other processes"
     ),
     "portable/*/1t": (
         "one thread is the floor of eager Philox-4x32-10: in-place rounds in cache-sized chunks "
-        "(backends/_philox.py PhiloxBuffers) still make 10 rounds × 5 passes over 64-bit words, ≈ 77 ms "
-        "per 4096² in NumPy against its ≈ 42 ms native uniform (one fused C loop), and ≈ 110 ms with "
-        "torch's slow int64 multiply, plus ≈ 25 float passes of the erfinv for a normal. A fused kernel "
+        "(backends/_philox.py PhiloxBuffers) still make 10 rounds × 5 passes over 64-bit words, where the "
+        "native uniform is one fused C loop (and a normal adds the erfinv's float passes). A fused kernel "
         "closes it: XLA gives TensorFlow and JAX one (both beat native), WINIT_TORCH_COMPILE=1 gives "
         "torch one (the 1/compile rows); NumPy has no compiler of its own. torch's default spreads the "
         "chunks over its intra-op threads (the 2-thread rows)"
     ),
     "portable/numpy/*/2t": (
-        "NumPy's worker threads hand the GIL to each other at every array call (≈ 70 a chunk); on this "
-        "2-vCPU VM the second core is intermittently contended, and then each handoff waits for a "
-        "descheduled thread: the same draw took 73 ms (1.7× native) in quiet periods and 118 ms in others, "
-        "against a steady ≈ 101 ms on one thread. That is why NumPy's portable draw defaults to one "
-        "thread (WINIT_NUM_THREADS opts in)"
+        "NumPy's worker threads hand the GIL to each other at every array call (≈ 70 a chunk); when the "
+        "second core is contended, each handoff waits for a descheduled thread, so the draw's time swings "
+        "with the machine's load. That is why NumPy's portable draw defaults to one thread "
+        "(WINIT_NUM_THREADS opts in)"
     ),
     "portable/*": (
         "load from other processes: the portable draw spreads its chunks over every core, so it slows "
@@ -84,14 +78,14 @@ REASONS: Final[dict[str, str]] = {
         "quiet machine)"
     ),
     "gpu/torch/*": (
-        "torch's own uniform_/normal_ reach only 0.77/0.54 of fill on the H100 (measured in the same run); "
-        "winit launches that same kernel after ≈ 0.15 ms of Python planning per call (37 µs on this "
-        "CPU's front door), which a 0.37 ms fill exposes because each timing waits for the device; in "
-        "a model init the launches are asynchronous and the planning overlaps the previous kernel"
+        "torch's own uniform_/normal_ fall short of fill too (the native rows of the GPU table); winit "
+        "launches that same kernel after its Python planning per call, which a sub-millisecond fill exposes "
+        "because each timing waits for the device; in a model init the launches are asynchronous and the "
+        "planning overlaps the previous kernel"
     ),
     "gpu/jax/*": (
-        "JAX's own threefry sampler reaches only 0.47/0.32 of fill on the H100 (its hash is compute-"
-        "bound at this size); winit's jitted draw compiles to the same HLO and matches it (0.50/0.33)"
+        "JAX's own threefry sampler falls short of fill too (its hash is compute-bound at this size; the "
+        "native rows of the GPU table); winit's jitted draw compiles to the same HLO and matches it"
     ),
     "memory/tensorflow/*": (
         "TensorFlow eager tensors are immutable: tf.random.stateless_uniform/stateless_normal compute "
@@ -113,7 +107,6 @@ REASONS: Final[dict[str, str]] = {
     ),
     "models/flax/winit-vs-init": (
         "noise: both sides run the same jitted computation (their parameter trees are bit-identical, "
-        "checked in the same run) and 3 runs each spread ±15% on this 2-vCPU VM (2026-11-26: native "
-        "1.00–1.21 s, winit 1.09–1.32 s); the run before measured winit/native 0.88"
+        "checked in the same run), and a few runs each spread widely on a shared machine"
     ),
 }
