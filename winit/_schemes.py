@@ -20,6 +20,7 @@ from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     ConstantDist,
     DiracDist,
     Dist,
+    ExplainRow,
     FanMode,
     FanRule,
     Gain,
@@ -517,6 +518,42 @@ class Plan:
     bound: float
     law: Law
 
+    def explain_rows(self) -> tuple[ExplainRow, ...]:
+        """What :meth:`explain` prints, as (label, text) rows: one fact per row, one row per piece.
+
+        Examples:
+            >>> import winit
+            >>> winit.plan("he_normal", (4, 3)).explain_rows()[-1]
+            ('law', 'N(mean=0, std=0.816497)')
+        """
+        s = self.scheme
+        rows = [
+            ("scheme", f"{s.name}: {s.description}"),
+            ("shape", f"{self.shape} (layout {self.layout})"),
+            ("fans", f"fan_in = {self.fan_in}, fan_out = {self.fan_out}"),
+            s.gain_rule.explain(),
+        ]
+        if s.multiplier != 1.0:
+            rows.append(s.post.explain())
+        if s.fans is not None and s.variance is not None:
+            fan = s.fans.fan(self.fan_in, self.fan_out)
+            rows.append(s.fans.explain(self.fan_in, self.fan_out))
+            rows.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
+            rows.append(("bound", f"√3·std = {self.bound:.6g}"))
+            if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
+                rows.append(
+                    UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
+                )
+            if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
+                sigma_row = s.dist.explain(self.std, self.law.sigma)
+                if sigma_row:
+                    rows.append(sigma_row)
+        else:
+            rows.append(("std", f"{self.std:.6g}"))
+            rows.append(("bound", f"{self.bound:.6g}"))
+        rows.append(("law", _describe_law(self.law)))
+        return tuple(rows)
+
     def explain(self) -> str:
         """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece).
 
@@ -533,33 +570,7 @@ class Plan:
             limit    gain·√(6·scale/(fan_in + fan_out)) = 1·√(6·1/(10 + 5)) = 0.632456
             law      U[-0.632456, 0.632456)
         """
-        s = self.scheme
-        lines = [
-            f"scheme   {s.name}: {s.description}",
-            f"shape    {self.shape} (layout {self.layout})",
-            f"fans     fan_in = {self.fan_in}, fan_out = {self.fan_out}",
-            s.gain_rule.explain(),
-        ]
-        if s.multiplier != 1.0:
-            lines.append(s.post.explain())
-        if s.fans is not None and s.variance is not None:
-            fan = s.fans.fan(self.fan_in, self.fan_out)
-            lines.append(s.fans.explain(self.fan_in, self.fan_out))
-            lines.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
-            lines.append(f"bound    √3·std = {self.bound:.6g}")
-            if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
-                lines.append(
-                    UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
-                )
-            if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
-                sigma_line = s.dist.explain(self.std, self.law.sigma)
-                if sigma_line:
-                    lines.append(sigma_line)
-        else:
-            lines.append(f"std      {self.std:.6g}")
-            lines.append(f"bound    {self.bound:.6g}")
-        lines.append(f"law      {_describe_law(self.law)}")
-        return "\n".join(lines)
+        return "\n".join(f"{label:<8} {text}" for label, text in self.explain_rows())
 
 
 def _describe_law(law: Law) -> str:

@@ -39,11 +39,14 @@ reported ``symmetric``: its units are identical at the start, even though the gr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+
+from winit._table import rich_table as _rich_table
+from winit._table import text_table
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; torch is imported inside diagnose_torch
     import torch
@@ -173,12 +176,8 @@ class Diagnosis:
             >>> table.title, table.row_count
             ('verdict: healthy (fc1 (Linear) std 0.586, input std 1)', 1)
         """
-        table = new_rich_table(_HEADERS, _NUMERIC, title or f"verdict: {self.verdict} ({self.reason})")
-        from rich.markup import escape
-
-        for layer in self.layers:
-            table.add_row(*(escape(cell) for cell in layer.cells()))
-        return table
+        title = title or f"verdict: {self.verdict} ({self.reason})"
+        return _rich_table(_HEADERS, [layer.cells() for layer in self.layers], numeric=_NUMERIC, title=title)
 
     @property
     def std_profile(self) -> tuple[float, ...]:
@@ -195,59 +194,6 @@ def _number(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
-
-
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: frozenset[str]) -> str:
-    """A plain-text table: numeric columns right-aligned, the rest left-aligned, a dashed rule under the header.
-
-    Args:
-        headers: the column names.
-        rows: one sequence of cells per row, as strings.
-        numeric: the headers of the right-aligned columns.
-
-    Examples:
-        >>> from winit.diagnose import text_table
-        >>> print(text_table(("layer", "std"), [("fc1", "0.5"), ("head", "0.25")], frozenset({"std"})))
-        layer   std
-        -----  ----
-        fc1     0.5
-        head   0.25
-    """
-    body = [tuple(headers), *(tuple(row) for row in rows)]
-    widths = [max(len(row[i]) for row in body) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = (
-            cell.rjust(width) if header in numeric else cell.ljust(width)
-            for cell, width, header in zip(row, widths, headers, strict=True)
-        )
-        return "  ".join(cells).rstrip()
-
-    return "\n".join([line(body[0]), "  ".join("-" * w for w in widths), *(line(row) for row in body[1:])])
-
-
-def new_rich_table(headers: Sequence[str], numeric: frozenset[str], title: str | None) -> Any:
-    """An empty ``rich.table.Table`` with ``headers`` (numeric ones right-justified); ImportError names the extra.
-
-    Args:
-        headers: the column names.
-        numeric: the headers of the right-justified columns.
-        title: the table's title, or None.
-
-    Examples:
-        >>> from winit.diagnose import new_rich_table
-        >>> table = new_rich_table(("layer", "std"), frozenset({"std"}), "profile")
-        >>> [column.justify for column in table.columns]
-        ['left', 'right']
-    """
-    try:
-        from rich.table import Table
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("rich tables need rich: pip install 'winit[cli]'") from error
-    table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header, justify="right" if header in numeric else "left")
-    return table
 
 
 def _units_view(output: np.ndarray, unit_axis: int) -> np.ndarray:
