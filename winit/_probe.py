@@ -42,6 +42,7 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
+from winit._coord_check import add_coord_check_options, run_coord_check
 from winit._gains import ACTIVATIONS as RECOMMENDABLE
 from winit._gains import recommend
 from winit._probe_nets import ACTIVATIONS, PROBE_BACKENDS, Pass, build, synthetic_task
@@ -458,6 +459,7 @@ def add_probe_commands(subparsers: Any) -> None:
     )
     cmd.add_argument("--layers", action="store_true", help="also print every scheme's per-layer table")
     cmd.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
+    add_coord_check_options(cmd)  # --coord-check: winit/_coord_check.py
     cmd.set_defaults(handler=run_probe)
 
     rec = subparsers.add_parser(
@@ -485,6 +487,8 @@ def _console(out: TextIO, plain: bool) -> Any:
 
 def run_probe(args: argparse.Namespace, out: TextIO) -> int:
     """``winit probe``: print the verdict table, optionally write the figure; 2 on a bad value."""
+    if getattr(args, "coord_check", False):
+        return run_coord_check(args, out)
     try:
         if args.plot:  # before the probe runs, not after
             check_plot_path(args.plot)
