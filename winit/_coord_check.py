@@ -17,13 +17,14 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 import numpy as np
 
 from winit._recipes import Recipe
 from winit._registry import get
 from winit._roles import Role
+from winit._schemes import Scheme
 
 PARAMETRIZATIONS: Final = ("SP", "μP")
 OPTIMIZERS: Final = ("adam", "sgd")
@@ -49,7 +50,7 @@ class CoordRow:
 
 def _laws(
     parametrization: str, width: int, base_width: int, sgd: bool, mup: Recipe
-) -> list[tuple[Any, float]]:
+) -> list[tuple[Scheme, float]]:
     """(scheme, lr multiplier) for the input, hidden and readout weights."""
     if parametrization == "SP":
         return [(get("lecun_normal"), 1.0)] * 3  # drawn N(0, 1/fan_in): torch-like scale, one learning rate
@@ -66,12 +67,13 @@ def _laws(
     return laws
 
 
-def _draw(scheme: Any, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def _draw(scheme: Scheme, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """``scheme`` planned for a torch-layout (out, in) weight, drawn N(0, std²) or zeros."""
-    plan = scheme.plan(shape, layout="torch")
-    if scheme.name == "zeros" or plan.std == 0:
+    std = float(scheme.plan(shape, layout="torch").std)
+    if scheme.name == "zeros" or std == 0:
         return np.zeros(shape, np.float32)
-    return (rng.standard_normal(shape, dtype=np.float32) * np.float32(plan.std)).astype(np.float32)
+    draw: np.ndarray = rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    return draw
 
 
 def _train(
