@@ -193,6 +193,9 @@ def test_flax_linen_tree_multipliers_and_errors() -> None:
     assert inner["Dense_0"]["kernel"] == inner["Dense_1"]["kernel"] == 0.25  # hidden (dense)
     assert inner["Dense_2"]["kernel"] == 0.25 and report["params/Dense_2/kernel"].role == "head"
     assert inner["Dense_1"]["bias"] == 1.0
+    # the first Dense reads raw features (fan_in 16 at every width): μP's input weight, lr multiplier 1
+    fixed = wf.lr_multipliers(tree, report, overrides={"params/Dense_0/*": 1.0})["params"]
+    assert fixed["Dense_0"]["kernel"] == 1.0 and fixed["Dense_1"]["kernel"] == 0.25
     with pytest.raises(ValueError, match="does not have"):
         wf.lr_multipliers({"params": {"other": np.zeros(3)}}, report)
     with pytest.raises(TypeError, match=r"nnx\.Module"):
@@ -253,6 +256,8 @@ def test_torch_param_groups_from_a_report() -> None:
     kept = wt.param_groups(net, report, 1e-3, weight_decay=0.1, scale_weight_decay=False)
     assert [g["weight_decay"] for g in kept] == [0.1, 0.1]
     assert len(wt.param_groups(net, InitReport([]), 0.1)) == 1  # nothing listed: one group at lr
+    (only,) = wt.param_groups(net, report, 0.1, overrides={"fc*.weight": 1.0})
+    assert only["lr"] == 0.1
 
 
 def test_torch_param_groups_errors() -> None:
@@ -265,6 +270,10 @@ def test_torch_param_groups_errors() -> None:
     with pytest.raises(ValueError, match="different lr multipliers"):
         wt.param_groups(net, InitReport([dataclasses.replace(_row("fc1.weight", 0.5), part="q"),
                                          dataclasses.replace(_row("fc1.weight", 1.0), part="k")]), 1e-3)  # fmt: skip
+    with pytest.raises(ValueError, match="matches no parameter"):
+        wt.param_groups(net, InitReport([_row("fc1.weight", 0.5)]), 1e-3, overrides={"fc3.*": 1.0})
+    with pytest.raises(ValueError, match="finite number"):
+        wt.param_groups(net, InitReport([_row("fc1.weight", 0.5)]), 1e-3, overrides={"fc1.*": math.nan})
     with pytest.raises(ValueError, match="lr must be"):
         wt.param_groups(net, InitReport([]), -1.0)
     with pytest.raises(TypeError, match="InitReport"):

@@ -207,6 +207,9 @@ def run_coord_check(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as error:
         print(f"winit probe: error: {error}", file=sys.stderr)
         return 2
+    title = (f"winit probe --coord-check: {N_IN} → d → d → {N_OUT} ReLU MLP, batch {BATCH}, {args.steps} "
+             f"{args.optimizer} steps at lr {args.lr:g}, base width {min(widths)}, seed {args.seed}")  # fmt: skip
+    print(title, file=out)
     print(coord_table(rows), file=out)
     print("μP: flat in width (growth ≈ ×1); SP: grows with width.", file=out)
     return 0

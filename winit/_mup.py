@@ -9,6 +9,7 @@ Each framework is imported inside its function, so this module imports none.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def report_multipliers(report: InitReport) -> dict[str, float]:
-    """Each reported parameter's multiplier by name (a tied alias's is its first name's); blocks must agree."""
+def report_multipliers(report: InitReport, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Each reported parameter's multiplier by name (a tied alias's is its first name's); blocks must agree.
+
+    ``overrides`` (fnmatch patterns on names → multiplier) win over the report, e.g. an input layer on raw
+    features that role inference calls ``dense`` but μP treats as an input weight (multiplier 1).
+    """
     if not isinstance(report, InitReport):
         raise TypeError(f"expected the InitReport an init_ returned, got {type(report).__name__}")
     found: dict[str, float] = {}
@@ -40,6 +45,20 @@ def report_multipliers(report: InitReport) -> dict[str, float]:
     for record in report:
         if record.tied_to and record.name not in found:
             found[record.name] = found.get(record.tied_to, 1.0)
+    for pattern, value in (overrides or {}).items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(f"override {pattern!r}: {value!r}; expected a finite number ≥ 0")
+        matched = [name for name in found if fnmatch.fnmatchcase(name, pattern)]
+        if not matched:
+            raise ValueError(
+                f"override {pattern!r} matches no parameter of the report; names: {', '.join(found)}"
+            )
+        found.update(dict.fromkeys(matched, float(value)))
     return found
 
 
@@ -54,7 +73,13 @@ def _unknown(names: set[str], known: list[str]) -> ValueError:
 
 
 def param_groups(
-    model: nn.Module, report: InitReport, lr: float, *, scale_weight_decay: bool = True, **options: Any
+    model: nn.Module,
+    report: InitReport,
+    lr: float,
+    *,
+    overrides: Mapping[str, float] | None = None,
+    scale_weight_decay: bool = True,
+    **options: Any,
 ) -> list[dict[str, Any]]:
     """torch optimizer groups: each parameter of ``model`` once, at lr × its report row's lr_multiplier.
 
@@ -65,6 +90,7 @@ def param_groups(
     through and a parametrized weight's originals follow its effective name. A ``weight_decay`` in
     ``options`` becomes weight_decay / m per group, as mup's MuAdam/MuSGD do, so that lr·weight_decay
     (AdamW's per-step decay) is the same at every width (``scale_weight_decay=False`` keeps it).
+    ``overrides``: name patterns → multiplier over the report's (:func:`report_multipliers`).
     Example: ``torch.optim.AdamW(winit.torch.param_groups(model, report, 1e-3, weight_decay=0.1))``.
     """
     from torch import nn
@@ -77,7 +103,7 @@ def param_groups(
         )
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
         raise ValueError(f"lr must be a finite number ≥ 0, got {lr!r}")
-    multipliers = report_multipliers(report)
+    multipliers = report_multipliers(report, overrides)
     owners, aliases = list_owners(unwrap(model))
     known = {owner.name for owner in owners} | {alias.name for alias, _ in aliases}
     if set(multipliers) - known:
@@ -112,19 +138,22 @@ def param_groups(
     return list(groups.values())
 
 
-def lr_multipliers(module_or_params: Any, report: InitReport) -> Any:
+def lr_multipliers(
+    module_or_params: Any, report: InitReport, overrides: Mapping[str, float] | None = None
+) -> Any:
     """A float per parameter, in a tree shaped like ``nnx.state(module, nnx.Param)`` or the linen ``params``.
 
     Each leaf is its report row's lr_multiplier (1 where the report lists none). For optax, scale
     the updates: ``optax.chain(optax.adam(lr), optax.stateless(lambda u, _: jax.tree.map(lambda g, m:
     g * m, u, tree)))``, or label the tree for ``optax.multi_transform``. An ``nnx.Module`` or
     ``nnx.State`` is named by dotted paths as :func:`winit.flax.init_` reports them; a linen tree
-    (a mapping) by ``/``-joined keys, as :func:`winit.flax.init_params` reports them.
+    (a mapping) by ``/``-joined keys, as :func:`winit.flax.init_params` reports them. ``overrides``: name
+    patterns → multiplier over the report's (:func:`report_multipliers`).
     """
     import jax
     from flax import nnx
 
-    multipliers = report_multipliers(report)
+    multipliers = report_multipliers(report, overrides)
     tree: Any
     if isinstance(module_or_params, nnx.Module):
         tree, sep = nnx.state(module_or_params, nnx.Param), "."
