@@ -354,3 +354,45 @@ def test_coord_check_cli_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
         coord_check(widths=(0, 64))
     with pytest.raises(ValueError, match="unknown recipe"):
         coord_check(recipe="mpu")
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_parity_with_the_mup_package(optimizer: str) -> None:
+    """MuAdam/MuSGD's per-parameter lr and weight decay equal param_groups' from the recipe's rows (needs ``mup``:
+    ``pip install --no-deps mup``; its setup.py requires torchvision and seaborn, its import only torch and yaml)."""
+    torch = pytest.importorskip("torch")
+    mup = pytest.importorskip("mup")
+    from torch import nn
+
+    import winit.torch as wt
+
+    def mlp(d: int) -> Any:
+        return nn.Sequential(nn.Linear(12, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), mup.MuReadout(d, 7))
+
+    m, sgd = 16.0, optimizer == "sgd"
+    model = mup.set_base_shapes(mlp(256), mlp(16), delta=mlp(32))
+    roles = {"0": Role.EMBEDDING, "2": Role.DENSE, "4": Role.HEAD}  # input weight, hidden, MuReadout
+    context = {"width_mult": m, "sgd": sgd, "mu_readout": True}
+    rows = []
+    for name, _ in model.named_parameters():
+        layer, tensor = name.split(".")
+        role = roles[layer] if tensor == "weight" else Role.BIAS
+        rows.append(_row(name, _lr(role, **context), role.value))
+    overrides = {
+        "4.bias": 1.0
+    }  # MuSGD: the readout bias is finite (7), not vector-like; the recipe's bias row is
+    mine = wt.param_groups(model, InitReport(rows), 0.1, overrides=overrides, weight_decay=0.01)
+    make = mup.MuSGD if sgd else mup.MuAdam
+    theirs = make(model.parameters(), lr=0.1, weight_decay=0.01).param_groups
+    settings = {id(p): (g["lr"], g["weight_decay"]) for g in theirs for p in g["params"]}
+    for group in mine:
+        for p in group["params"]:
+            assert (group["lr"], group["weight_decay"]) == pytest.approx(settings[id(p)], rel=1e-12)
+    assert len({g["lr"] for g in mine}) == 2
+    # mup.init.normal_ on the (inf, inf) hidden weight: std × width_mult^-½, the recipe's hidden law
+    hidden = model[2].weight
+    torch.manual_seed(0)
+    mup.init.normal_(hidden, std=0.02)
+    law = MUP.law(Role.DENSE, width_mult=m)
+    assert law.stddev == pytest.approx(0.02 / 4, rel=1e-15)
+    assert float(hidden.detach().std()) == pytest.approx(law.stddev, rel=0.015)  # 65,536 draws: SE 0.28%
