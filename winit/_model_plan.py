@@ -90,6 +90,7 @@ class Piece:
     plan: Plan | None
     stream: str
     shape: tuple[int, ...]
+    lr_multiplier: float = 1.0
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Write:
                 row = InitRecord.from_plan(self.param.name, self.param.layer, piece.plan, part)
                 shape = self.param.shape if len(self.pieces) == 1 else piece.shape
                 row = dataclasses.replace(row, shape=shape, layout=layout)
-            rows.append(dataclasses.replace(row, role=self.role.value))
+            rows.append(dataclasses.replace(row, role=self.role.value, lr_multiplier=piece.lr_multiplier))
         return rows
 
 
@@ -271,6 +272,18 @@ def _law(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[s
     return None
 
 
+def lr_multiplier(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any]) -> float:
+    """The recipe's learning-rate multiplier for (role, part), else the framework's own; 1 where neither sets one.
+
+    A rule that replaces the law leaves the multiplier: it belongs to the role (μP's hidden LR), not the draw.
+    """
+    for source in (recipe, default):
+        found = source.role_law(role, part)
+        if found is not None:
+            return found.lr_multiplier(source.context(**context))
+    return 1.0
+
+
 def infer_sizes(
     params: list[Param], found: Mapping[str, int | None], sizes: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -325,12 +338,12 @@ def plan_model(
             try:
                 if not covered:
                     spec = _law(recipe, default, role, part, local)
+                lr = lr_multiplier(recipe, default, role, part, local)
             except ValueError as error:
                 raise ValueError(f"{p.name} ({role.value}{f'[{label}]' if label else ''}): {error}") from None
             stream = streams[id(p)] + (f"[{label}]" if p.gates else "")
-            pieces.append(
-                Piece(label, None if spec is None else spec.plan(piece_shape, "torch"), stream, piece_shape)
-            )
+            plan = None if spec is None else spec.plan(piece_shape, "torch")
+            pieces.append(Piece(label, plan, stream, piece_shape, lr))
         if len({piece.plan is None for piece in pieces}) > 1:
             raise ValueError(f"{p.name}: a rule keeps some gates of the fused parameter and draws others")
         writes.append(Write(p, role, pieces))

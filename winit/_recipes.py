@@ -364,9 +364,24 @@ class Recipe:
                     shown = f"{formula}" if plain else f"{formula} = {middle}"
                     parts.append(f"{param} = {shown} = {numbers[param]:.6g}")
             law = f"{role_law.scheme}({'; '.join(parts)})" if parts else role_law.scheme
+            if role_law.lr != 1.0:  # μP: the learning-rate multiplier, explained like a parameter
+                law += f"  lr × {_explained(role_law.lr, context)}"
             lines.append(f"{label:<22} {law}" + (f"  — {role_law.note}" if role_law.note else ""))
         lines.extend(f"source  {source}" for source in self.sources)
         return "\n".join(lines)
+
+
+def _explained(formula: Formula, context: Mapping[str, Any]) -> str:
+    """``formula = numbers put in = value``, or the formula alone where ``context`` lacks a size."""
+    if not isinstance(formula, str):
+        return f"{formula:g}"
+    try:
+        value = _number("lr", formula, context)
+    except ValueError:
+        return formula
+    middle = _substituted(formula, context)
+    plain = middle == formula or isinstance(ast.parse(middle, mode="eval").body, ast.Constant)
+    return f"{formula} = {value:.6g}" if plain else f"{formula} = {middle} = {value:.6g}"
 
 
 def _role(role: Role | str) -> Role:

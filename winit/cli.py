@@ -106,8 +106,12 @@ def _recommend(args: argparse.Namespace, out: TextIO) -> int:
 def _probe(args: argparse.Namespace, out: TextIO) -> int:
     from winit._probe import run_probe  # NumPy and the probe nets load only for this command
 
-    # A further probe mode (e.g. a coordinate check in winit/_coord_check.py) adds its options in
-    # _add_probe and branches here to its own run function, loaded the same lazy way.
+    if args.coord_check:
+        from winit._coord_check import run_coord_check
+
+        return run_coord_check(
+            out, widths=args.widths, steps=args.steps, lr=args.lr, optimizer=args.optimizer, seed=args.seed
+        )
     return run_probe(
         out, activation=args.activation, depth=args.depth, width=args.width, batch=args.batch,
         backend=args.backend, schemes=args.schemes, seed=args.seed, train=args.train, lr=args.lr,
@@ -215,6 +219,15 @@ def _add_probe(commands: Any) -> None:
         "--plot", metavar="FILE.png", help="write histograms, std/gradient vs depth (and losses)"
     )
     cmd.add_argument("--layers", action="store_true", help="also print every scheme's per-layer table")
+    cmd.add_argument(
+        "--coord-check",
+        action="store_true",
+        help="μP coordinate check: activation scale vs width after a few steps, SP against the mup recipe",
+    )
+    cmd.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024], metavar="D",
+                     help="widths for --coord-check (default: 64 128 256 512 1024; the first is the base)")  # fmt: skip
+    cmd.add_argument("--steps", type=int, default=5, help="training steps for --coord-check (default: 5)")
+    cmd.add_argument("--optimizer", default="adam", help="adam or sgd for --coord-check (default: adam)")
     _plain(cmd)
     cmd.set_defaults(handler=_probe)
 

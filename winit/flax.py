@@ -37,6 +37,7 @@ from winit import _flax_jax as _jx
 from winit._fans import AxisSpec, _axes, fans
 from winit._flax_model import init_, init_params
 from winit._laws import Constant, Dirac, Identity
+from winit._mup import lr_multipliers
 from winit._registry import get
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, shape_tuple
@@ -62,6 +63,7 @@ __all__ = [
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "lr_multipliers",
     "normal",
     "ones",
     "ones_init",
