@@ -214,7 +214,12 @@ def _add_probe(commands: Any) -> None:
     )
     cmd.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
     cmd.add_argument("--train", type=int, default=0, metavar="STEPS", help="also train STEPS SGD steps")
-    cmd.add_argument("--lr", type=float, default=0.05, help="SGD learning rate for --train (default: 0.05)")
+    cmd.add_argument(
+        "--lr",
+        type=float,
+        default=0.05,
+        help="learning rate for --train (SGD) and --coord-check (default: 0.05)",
+    )
     cmd.add_argument(
         "--plot", metavar="FILE.png", help="write histograms, std/gradient vs depth (and losses)"
     )
