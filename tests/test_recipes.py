@@ -239,7 +239,12 @@ def test_zero_recipe_follows_the_zer_o_paper() -> None:
     assert zero is winit.recipe("zero")
     for role in (Role.ATTENTION_QKV, Role.MLP_IN, Role.DENSE, Role.CONV):
         assert zero.law(role) == winit.get("zer_o")
-    for role, part in ((Role.ATTENTION_OUT, ""), (Role.MLP_OUT, ""), (Role.CONV, "branch_out"), (Role.HEAD, "")):
+    for role, part in (
+        (Role.ATTENTION_OUT, ""),
+        (Role.MLP_OUT, ""),
+        (Role.CONV, "branch_out"),
+        (Role.HEAD, ""),
+    ):
         assert zero.law(role, part).name == "zeros"
     assert zero.law(Role.NORM_SCALE).name == "ones" and zero.law(Role.BIAS).name == "zeros"
     assert zero.keeps(Role.EMBEDDING)

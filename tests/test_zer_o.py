@@ -33,7 +33,9 @@ def test_matrix_is_algorithm_1(shape: tuple[int, int]) -> None:
     out, in_ = shape
     expected = reference(out, in_)
     np.testing.assert_array_equal(winit.init("zer_o", shape, layout="torch", dtype="float64"), expected)
-    np.testing.assert_array_equal(winit.init("zer_o", (in_, out), layout="keras", dtype="float64"), expected.T)
+    np.testing.assert_array_equal(
+        winit.init("zer_o", (in_, out), layout="keras", dtype="float64"), expected.T
+    )
 
 
 def test_hadamard_factor_and_gain() -> None:
@@ -44,7 +46,9 @@ def test_hadamard_factor_and_gain() -> None:
     np.testing.assert_array_equal(square, np.eye(8))  # out = in: the identity, not the Hadamard
     tall = winit.init("zer_o", (8, 4), layout="torch", dtype="float64")
     np.testing.assert_allclose(tall.T @ tall, 2.0 * np.eye(4))  # c²·8 = 2: columns of c·H_3 have norm √2
-    np.testing.assert_array_equal(winit.init("zer_o", (8, 4), layout="torch", gain=0.5, dtype="float64"), 0.5 * tall)
+    np.testing.assert_array_equal(
+        winit.init("zer_o", (8, 4), layout="torch", gain=0.5, dtype="float64"), 0.5 * tall
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,13 +75,18 @@ def test_conv_kernel_centre_tap(shape: tuple[int, ...], layout: str, centre: tup
     np.testing.assert_array_equal(tap, expected)
     assert np.count_nonzero(w) == np.count_nonzero(expected)
     plan = winit.plan("zer_o", shape, layout=layout)
-    assert plan.std == pytest.approx(math.sqrt(np.mean(w**2)), rel=1e-12)  # the plan's std is the tensor's RMS
+    assert plan.std == pytest.approx(math.sqrt(np.mean(w**2)), rel=1e-12)  # the tensor's RMS
 
 
 @pytest.mark.parametrize("rng", ["native", "portable"])
 def test_same_tensor_on_every_backend(backend: str, rng: str) -> None:
     """Deterministic: numpy, torch, tensorflow and jax give the identical tensor (native and portable)."""
-    for shape, layout in (((9, 4), "torch"), ((4, 9), "keras"), ((6, 4, 3, 3), "torch"), ((3, 3, 4, 6), "flax")):
+    for shape, layout in (
+        ((9, 4), "torch"),
+        ((4, 9), "keras"),
+        ((6, 4, 3, 3), "torch"),
+        ((3, 3, 4, 6), "flax"),
+    ):
         expected = winit.init("zer_o", shape, layout=layout)
         got = to_numpy(winit.init("zer_o", shape, backend=backend, layout=layout, rng=rng, seed=3))
         np.testing.assert_array_equal(got, expected)
