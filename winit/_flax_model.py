@@ -2,7 +2,8 @@
 
 ``winit.flax.init_`` and ``winit.flax.init_params`` are defined here; ``winit.flax`` re-exports them.
 Roles come from module types (nnx.MultiHeadAttention's query/key/value/out, Embed, the norms,
-Conv, LSTMCell) or, for linen trees, from the auto-names linen gives them
+Conv, LSTMCell) or, for linen trees, from the linen module types when the module is given (its
+``init`` traced under ``nn.intercept_methods``), else from the auto-names linen gives them
 (``MultiHeadDotProductAttention_0``/``query``/``kernel``, ``Dense_1``, ``LayerNorm_0``, ...); the
 shared planning is :mod:`winit._model_plan`.
 """
@@ -313,8 +314,8 @@ class _Typed:
         """(in_axes, out_axes) of a kernel: DenseGeneral's (batch_dims first, then axis, then features)."""
         module = self.module(path)
         if isinstance(module, self.nn.DenseGeneral):
-            batch = len(module.batch_dims) if isinstance(module.batch_dims, tuple) else 0
-            n_in = len(module.axis) if isinstance(module.axis, tuple) else 1
+            batch = len(module.batch_dims) if isinstance(module.batch_dims, (tuple, list)) else 1
+            n_in = len(module.axis) if isinstance(module.axis, (tuple, list)) else 1
             return tuple(range(batch, batch + n_in)), tuple(range(batch + n_in, ndim))
         return tuple(range(ndim - 1)), (ndim - 1,)
 
