@@ -143,8 +143,14 @@ def test_front_doors() -> None:
     import winit.flax as wf
 
     np.testing.assert_array_equal(np.asarray(wf.zer_o(gain=2.0)(None, (4, 9))), 2.0 * expected.T)
-    pytest.importorskip("keras")
+    keras = pytest.importorskip("keras")
     import winit.keras as wk
 
     np.testing.assert_array_equal(to_numpy(wk.get("ZerO")((4, 9))), expected.T)
+    conv = keras.layers.Conv2D(9, 3, padding="same", use_bias=False, kernel_initializer=wk.ZerO())
+    conv.build((1, 5, 5, 4))  # Keras (*k, in, out): the matrix at the centre tap (1, 1)
+    np.testing.assert_array_equal(to_numpy(conv.kernel)[1, 1], expected.T)
+    depthwise = keras.layers.DepthwiseConv2D(3, depthwise_initializer=wk.ZerO())
+    with pytest.raises(ValueError, match="ZerO on a depthwise kernel"):
+        depthwise.build((1, 5, 5, 4))
     assert wk.ZerO.from_config(wk.ZerO(gain=0.5).get_config()).scheme() == winit.get("zer_o").with_(gain=0.5)

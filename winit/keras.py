@@ -284,6 +284,11 @@ class ZerO(Identity):
         self.gain = gain
         self._scheme = get_scheme("zer_o").with_(gain=gain)
 
+    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
+        if _kb.building_depthwise_kernel():  # (*k, in, multiplier) is not an (in, out) matrix per tap
+            raise ValueError(f"ZerO on a depthwise kernel {dims} is not defined; use Dirac() there")
+        return self._scheme
+
 
 @_serializable
 class Dirac(WinitInitializer):
