@@ -188,6 +188,25 @@ def _settle_roles(params: list[Param], d: int | None, heads: set[int] | None) ->
             p.role = Role.BIAS
 
 
+def _split_gate_up(params: list[Param]) -> None:
+    """A fused gate/up weight (one MLP_IN writing 2·d_ff, Llama-style SwiGLU in one kernel): blocks gate, up.
+
+    Structural, as the torch walker decides it (``_torch_roles``): d_ff is the input width of the block's
+    next MLP_OUT weight, and an MLP_IN writing exactly twice that must be split into two halves (gate first,
+    HF ``gate_up_proj.chunk(2)``); each half gets its own law and stream, ``...mlp_in#0/weight[gate]``.
+    """
+    weights = [p for p in params if p.tensor == "weight"]
+    for i, p in enumerate(weights):
+        if p.role is not Role.MLP_IN or p.gates or p.block is None or not p.out_axes:
+            continue
+        outs = [q for q in weights if q.block == p.block and q.role is Role.MLP_OUT]
+        # one MLP_OUT in the block: it (Flax sorts layers by name, so "down" may precede "gate_up");
+        # several: the next one after this layer
+        closing = outs[0] if len(outs) == 1 else next((q for q in weights[i + 1 :] if q in outs), None)
+        if closing is not None and closing.n_in > 0 and p.n_out == 2 * closing.n_in:
+            p.gates = ("gate", "up")
+
+
 def _unit_keys(params: list[Param]) -> dict[int, str]:
     """Each layer's name in canonical streams: its weight's role (and part), or ``norm``."""
     keys: dict[int, str] = {}
@@ -289,7 +308,9 @@ def infer_sizes(
 ) -> dict[str, Any]:
     """The sizes formulas may read: those the walker found (and d_ff from MLP_IN widths), overridden by ``sizes``."""
     context: dict[str, Any] = {k: v for k, v in found.items() if v is not None}
-    widths = {p.n_out for p in params if p.role is Role.MLP_IN and p.tensor == "weight"}
+    widths = {
+        p.n_out // max(1, len(p.gates)) for p in params if p.role is Role.MLP_IN and p.tensor == "weight"
+    }
     if len(widths) == 1:
         context["d_ff"] = widths.pop()
     context.update({k: v for k, v in sizes.items() if v is not None})
@@ -312,6 +333,7 @@ def plan_model(
     ``heads``: the layers (``Param.unit``) that are the model's head; None: the last undecided dense weight's.
     """
     _settle_roles(params, found.get("d") if "d" not in sizes else sizes["d"], heads)
+    _split_gate_up(params)
     streams = _streams(params)
     context = infer_sizes(params, found, sizes)
     checked = _RuleSet(rules, [p.name for p in params])

@@ -21,6 +21,7 @@ from winit._laws import (
     TruncatedNormal,
     Uniform,
     truncated_normal_moments,
+    zer_o_scale,
 )
 from winit._validate import choice, integer, real
 
@@ -358,12 +359,29 @@ class DiracDist:
         return gain * math.sqrt(min(fan_out, self.groups * fan_in) / (fan_in * fan_out))
 
 
+@dataclass(frozen=True)
+class ZerODist:
+    """ZerO: partial identity (out ≤ in) or c·Hadamard (out > in) at the kernel centre (Zhao et al. 2022)."""
+
+    name: ClassVar[str] = "zer_o"
+
+    @staticmethod
+    def structured_std(gain: float, fan_in: int, fan_out: int, receptive_field: int) -> float:
+        """RMS over the whole kernel: gain/√fan_in when out ≤ in (out ones), gain·c/√receptive_field when out > in."""
+        fan_in, fan_out = _fans(fan_in, fan_out)
+        receptive_field = integer("receptive_field", receptive_field, minimum=1)
+        out, in_ = fan_out // receptive_field, fan_in // receptive_field
+        if out <= in_:
+            return gain / math.sqrt(fan_in)
+        return gain * zer_o_scale(out) / math.sqrt(receptive_field)
+
+
 #: distributions a variance rule may drive.
 ScaledDist = NormalDist | TruncatedNormalDist | UniformDist
-StructuredDist = OrthogonalDist | IdentityDist | DiracDist
+StructuredDist = OrthogonalDist | IdentityDist | DiracDist | ZerODist
 Dist = ScaledDist | ConstantDist | StructuredDist
 SCALED: Final = (NormalDist, TruncatedNormalDist, UniformDist)
-STRUCTURED: Final = (OrthogonalDist, IdentityDist, DiracDist)
+STRUCTURED: Final = (OrthogonalDist, IdentityDist, DiracDist, ZerODist)
 DIST_TYPES: Final[dict[str, type[Dist]]] = {
     cls.name: cls
     for cls in (
@@ -374,5 +392,6 @@ DIST_TYPES: Final[dict[str, type[Dist]]] = {
         OrthogonalDist,
         IdentityDist,
         DiracDist,
+        ZerODist,
     )
 }

@@ -259,6 +259,25 @@ FIXUP: Final = Recipe(
     sources=("Zhang et al. 2019, Fixup (arXiv 1901.09321) §3",),
 )  # fmt: skip
 
+ZERO: Final = Recipe(
+    "zero",
+    "ZerO: hidden weights ZerO (identity / Hadamard), residual branches' last layers and the classifier 0",
+    {
+        **_NEUTRAL,
+        **_every(RoleLaw("zer_o", note="Algorithm 1: I* if out ≤ in, else 2^(−(m−1)/2)·H_m[:out, :in]")),
+        Role.ATTENTION_OUT: RoleLaw("zeros", note="last layer of the residual branch"),
+        Role.MLP_OUT: RoleLaw("zeros", note="last layer of the residual branch"),
+        (Role.CONV, "branch_out"): RoleLaw("zeros", note="last conv of a residual block"),
+        Role.HEAD: RoleLaw("zeros", note="classifier 0, as the reference ResNet code"),
+        Role.EMBEDDING: RoleLaw(KEEP, note="the paper does not set embeddings"),
+        Role.POSITIONAL: _KEEP,
+    },
+    sources=(
+        "Zhao et al. 2022, ZerO Initialization (TMLR; arXiv 2110.12661) Algorithm 1, §4 residual networks",
+        "jiaweizzhao/ZerO-initialization imagenet/augskip_resnet.py (last convs and fc 0, norms 1, biases 0)",
+    ),
+)  # fmt: skip
+
 #: μP learning-rate multipliers in the form without output multipliers (Tensor Programs V, Table 3), so
 #: a plain model needs no forward change. Adam (default): hidden ÷ width_mult (mup/optim.py MuAdam divides
 #: matrix-like groups' lr by width_mult), the rest 1. SGD (``sgd=True``): hidden 1 (MuSGD divides by
@@ -300,5 +319,5 @@ MUP: Final = Recipe(
 RECIPES: Final[dict[str, Recipe]] = {
     recipe.name: recipe
     for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
-                   DEEPNET, REZERO, FIXUP, MUP)
+                   DEEPNET, REZERO, FIXUP, ZERO, MUP)
 }  # fmt: skip

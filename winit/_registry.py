@@ -49,6 +49,9 @@ _BUILTIN: Final[tuple[Scheme, ...]] = (
     Scheme("identity", "identity", parameters=_GAIN, description="gain·I (2-D; ones on the main diagonal)"),
     Scheme("dirac", "dirac", parameters=("groups", "gain"),
            description="convolution identity: gain at the kernel centre of matching in/out channels, per group"),
+    Scheme("zer_o", "zer_o", parameters=_GAIN,
+           description="ZerO (Zhao et al. 2022): gain·partial identity if out ≤ in, else gain·c·H[:out, :in] "
+                       "(Sylvester Hadamard of order 2^m, m = ⌈log₂ out⌉, c = 2^(−(m−1)/2)); kernel centre only"),
 )  # fmt: skip
 
 SCHEMES: Final[dict[str, Scheme]] = {scheme.name: scheme for scheme in _BUILTIN}
@@ -66,6 +69,8 @@ ALIASES: Final[dict[str, str]] = {
     "trunc_normal": "truncated_normal",
     "eye": "identity",
 }
+#: Case-sensitive spellings, checked before lower-casing: "ZerO" lower-cases to "zero", the alias of zeros.
+EXACT_ALIASES: Final[dict[str, str]] = {"ZerO": "zer_o"}
 
 
 def schemes() -> list[str]:
@@ -126,6 +131,8 @@ def get(name: str | Scheme) -> Scheme:
         return name
     if not isinstance(name, str):
         raise TypeError(f"scheme must be a name or a winit.Scheme, got {name!r}")
+    if name.strip() in EXACT_ALIASES:
+        return SCHEMES[EXACT_ALIASES[name.strip()]]
     key = name.strip().lower().replace("-", "_")
     key = ALIASES.get(key, key)
     if key not in SCHEMES:

@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from winit._fans import AxisSpec, fans, layout_axes, resolve_axes
-from winit._laws import Constant, Dirac, Identity, Law, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._laws import (
+    Constant,
+    Dirac,
+    Identity,
+    Law,
+    Normal,
+    Orthogonal,
+    TruncatedNormal,
+    Uniform,
+    ZerO,
+    zer_o_scale,
+)
 from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     DIST_TYPES,
     FAN_MODES,
@@ -30,12 +41,15 @@ from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     TruncatedNormalDist,
     UniformDist,
     VarianceRule,
+    ZerODist,
 )
 from winit._validate import choice, shape_tuple, suggest
 
 __all__ = ["DISTRIBUTIONS", "FAN_MODES", "Distribution", "FanMode", "Plan", "Scheme"]
 
-Distribution = Literal["normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac"]
+Distribution = Literal[
+    "normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac", "zer_o"
+]
 
 DISTRIBUTIONS: Final[tuple[str, ...]] = tuple(DIST_TYPES)
 #: distributions a variance rule may drive; "untruncated_normal" is Keras' spelling of "normal".
@@ -420,6 +434,11 @@ class Scheme:
             # Q spans the (rows, cols) flattening: as fans, cols = fan_in and rows = fan_out with field 1.
             rows = dims[law.out_axis]
             std = self.std(math.prod(dims) // rows, rows)
+        elif isinstance(law, ZerO):
+            # The RMS of the tensor itself, from its own channel axes (a layout's fans may be swapped).
+            rows, cols = dims[law.out_axis], dims[law.in_axis]
+            field = math.prod(dims) // (rows * cols)
+            std = self.std(cols * field, rows * field, receptive_field=field)
         else:
             std = self.std(fan_in, fan_out)
         bound = (
@@ -463,6 +482,13 @@ class Scheme:
                 f"{self.distribution} needs exactly one in axis and one out axis, got in_axis={ins}, "
                 f"out_axis={outs}"
             )
+        if isinstance(self.dist, ZerODist):
+            if len(dims) > 5:
+                raise ValueError(
+                    f"zer_o needs a 2-D matrix or a 3-, 4- or 5-D convolution kernel, got {dims}"
+                )
+            low_centre = layout is not None and layout.split("_")[0] in ("keras", "flax")
+            return ZerO(gain, ins[0], outs[0], low_centre)
         if not isinstance(self.dist, DiracDist):
             return Orthogonal(gain, outs[0])
         if not 3 <= len(dims) <= 5:
@@ -551,6 +577,8 @@ class Plan:
         else:
             rows.append(("std", f"{self.std:.6g}"))
             rows.append(("bound", f"{self.bound:.6g}"))
+            if isinstance(self.law, ZerO):
+                rows.append(_explain_zer_o(self.law, self.shape))
         rows.append(("law", _describe_law(self.law)))
         return tuple(rows)
 
@@ -573,6 +601,19 @@ class Plan:
         return "\n".join(f"{label:<8} {text}" for label, text in self.explain_rows())
 
 
+def _explain_zer_o(law: ZerO, shape: tuple[int, ...]) -> ExplainRow:
+    """``(zer_o, out ≤ in: partial identity)`` or ``(zer_o, out > in: c = 2^(−(m−1)/2) = …)`` for this shape."""
+    out, in_ = shape[law.out_axis], shape[law.in_axis]
+    if out <= in_:
+        return ("zer_o", f"out = {out} ≤ in = {in_}: partial identity (ones where out index = in index)")
+    m = max(out - 1, 1).bit_length()
+    return (
+        "zer_o",
+        f"out = {out} > in = {in_}: c·H_{m}[:out, :in], m = ⌈log₂ {out}⌉ = {m}, "
+        f"c = 2^(−({m}−1)/2) = {zer_o_scale(out):.6g}",
+    )
+
+
 def _describe_law(law: Law) -> str:
     if isinstance(law, Constant):
         return f"every element = {law.value:g}"
@@ -591,4 +632,6 @@ def _describe_law(law: Law) -> str:
         )
     if isinstance(law, Identity):
         return f"{law.gain:g}·I"
+    if isinstance(law, ZerO):
+        return f"{law.gain:g}·ZerO: partial identity if out ≤ in, else c·H[:out, :in] (c = 2^(−(⌈log₂ out⌉−1)/2))"
     return f"{law.gain:g} at the kernel centre, out_channel % (out/{law.groups}) == in_channel"

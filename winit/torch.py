@@ -104,6 +104,7 @@ __all__ = [
     "xavier_normal_",
     "xavier_uniform",
     "xavier_uniform_",
+    "zer_o_",
     "zeros_",
 ]
 
@@ -375,6 +376,12 @@ def eye_(tensor: Tensor) -> Tensor:
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill the 3-5-D ``tensor`` with 1 at the kernel centre where out % (out/groups) == in (scheme ``dirac``)."""
     return _apply(tensor, get("dirac").with_(groups=groups), None)
+
+
+@_honours_torch_function
+def zer_o_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill ``tensor`` with ZerO: gain·I* if out ≤ in, else gain·2^(−(m−1)/2)·H_m[:out, :in]; conv at the centre tap."""
+    return _apply(tensor, get("zer_o").with_(gain=gain), None)
 
 
 @_honours_torch_function
