@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform, ZerO
 from winit._schemes import Plan
 
-from .._common import Adapter, check_fits, clamp_support, dirac, dtype_name, identity, orthogonal
+from .._common import Adapter, check_fits, clamp_support, dirac, dtype_name, identity, orthogonal, zer_o
 from .._tail import check_window_fits
 from .args import Block, key_words, normalize_shard, portable_seed, stream_id
 from .bits import recipe_for
@@ -130,6 +130,8 @@ def realize_block(
         return _slice(identity(adapter, shape, law, native, device), block, shape)
     if isinstance(law, Dirac):
         return _slice(dirac(adapter, shape, law, native, device), block, shape)
+    if isinstance(law, ZerO):
+        return _slice(zer_o(adapter, shape, law, native, device), block, shape)
     if isinstance(law, Orthogonal) and axis != 0 and parent != shape:
         raise ValueError(
             "a portable orthogonal piece must be a block of rows (axis 0); "
