@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from winit._fans import AxisSpec
 from winit._registry import get
 from winit._schemes import Plan, Scheme
 from winit._validate import choice
 
+if TYPE_CHECKING:  # the adapters import NumPy, which ``import winit`` does not
+    from winit.backends._common import Adapter
+
 #: the backends winit.init draws with (each an extra: pip install "winit[torch]").
 BACKENDS: Final[tuple[str, ...]] = ("numpy", "torch", "tensorflow", "jax")
 _BACKEND_ALIASES: Final = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow"}
 
 
-def backend(name: str) -> Any:
+def backend(name: str) -> Adapter:
     """The adapter for backend ``name`` (numpy, torch, tensorflow, jax); ImportError names the missing extra.
 
     Args:
@@ -36,7 +39,8 @@ def backend(name: str) -> Any:
     """
     key = _BACKEND_ALIASES.get(name, name) if isinstance(name, str) else name
     key = choice("backend", key, BACKENDS)
-    return importlib.import_module(f"winit.backends.{key}").ADAPTER
+    adapter: Adapter = importlib.import_module(f"winit.backends.{key}").ADAPTER
+    return adapter
 
 
 def plan(
@@ -156,7 +160,7 @@ def init(
         batch_axis=batch_axis,
         **params,
     )
-    from winit.backends._common import realize
+    from winit.backends._router import realize
 
     return realize(
         adapter, resolved, seed=seed, dtype=dtype, device=device, rng=rng, stream=stream, shard=shard,

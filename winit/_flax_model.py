@@ -25,7 +25,8 @@ from winit._model_plan import Param, Rules, Write, agreed, assign_blocks, einsum
 from winit._report import InitReport
 from winit._roles import Role
 from winit._validate import choice
-from winit.backends._common import check_seed, realize
+from winit.backends._common import check_seed
+from winit.backends._router import realize
 from winit.backends.jax import ADAPTER
 
 _NORMS: Final = (nnx.LayerNorm, nnx.RMSNorm, nnx.BatchNorm, nnx.GroupNorm)

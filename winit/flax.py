@@ -41,8 +41,9 @@ from winit._mup import lr_multipliers
 from winit._registry import get
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, shape_tuple
-from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
+from winit.backends._common import FLOAT_DTYPES, dtype_name
 from winit.backends._portable import draw_options
+from winit.backends._router import realize
 from winit.backends.jax import ADAPTER
 
 __all__ = [
