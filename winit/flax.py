@@ -338,88 +338,79 @@ def _named(
     return _build(spec, name, **axes, draw=draw, jax_law=law)
 
 
-def glorot_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes, _draw(rng, stream))
+class _VarianceBuilder(Protocol):
+    """A named case of :func:`variance_scaling`, with JAX's signature for it."""
+
+    def __call__(
+        self,
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer: ...
 
 
-def glorot_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes, _draw(rng, stream))
+def _variance_case(name: str, scale: float, mode: str, distribution: str, doc: str) -> _VarianceBuilder:
+    """The builder JAX calls ``name``: variance_scaling(scale, mode, distribution) with JAX's signature."""
+
+    def builder(
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer:
+        axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+        return _named(scale, mode, distribution, name, axes, _draw(rng, stream))
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    return builder
 
 
-def he_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "uniform", "he_uniform", axes, _draw(rng, stream))
-
-
-def he_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes, _draw(rng, stream))
-
-
-def lecun_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes, _draw(rng, stream))
-
-
-def lecun_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default)."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes, _draw(rng, stream))
+glorot_uniform = _variance_case(
+    "glorot_uniform",
+    1.0,
+    "fan_avg",
+    "uniform",
+    """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform").""",
+)
+glorot_normal = _variance_case(
+    "glorot_normal",
+    1.0,
+    "fan_avg",
+    "truncated_normal",
+    """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal").""",
+)
+he_uniform = _variance_case(
+    "he_uniform", 2.0, "fan_in", "uniform", """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
+)
+he_normal = _variance_case(
+    "he_normal",
+    2.0,
+    "fan_in",
+    "truncated_normal",
+    """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal").""",
+)
+lecun_uniform = _variance_case(
+    "lecun_uniform",
+    1.0,
+    "fan_in",
+    "uniform",
+    """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform").""",
+)
+lecun_normal = _variance_case(
+    "lecun_normal",
+    1.0,
+    "fan_in",
+    "truncated_normal",
+    """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default).""",
+)
 
 
 xavier_uniform = glorot_uniform

@@ -1,33 +1,6 @@
 """PyTorch front door: drop-in ``torch.nn.init`` functions and a model-level ``init_``, all on winit's spec.
 
-Every function here resolves a :class:`winit.Scheme` to a :class:`winit.Plan` for the tensor's shape
-(layout ``torch``: ``(out, in, *kernel)``) and lets the torch adapter sample that plan into the
-tensor in place, with torch's own samplers and ``generator``. No fan, std or bound is computed here,
-so for the functions torch also has, one ``torch.Generator`` state gives the same bits as
-``torch.nn.init`` on CPU.
-
-The random functions take torch's parameters in torch's order with torch's defaults, then
-keyword-only ``rng="native"``, ``seed=None`` and ``stream=None``. ``rng="portable"`` draws winit's
-Philox-4x32-10 keyed by the int ``seed`` (None: fresh entropy) and ``stream`` (a name or int id)
-instead of a ``generator``, into the tensor in place on its device: ``kaiming_normal_(w,
-mode="fan_out", rng="portable", seed=0, stream="w")`` writes ``winit.init("he_normal", w.shape,
-backend="torch", mode="fan_out", seed=0, rng="portable", stream="w", dtype=w.dtype)``, the same
-numbers on every backend and device (uniform laws bit for bit).
-
-Where winit differs from ``torch.nn.init`` (on purpose):
-
-* float16/bfloat16 work everywhere: ``orthogonal_`` runs its QR in float32 and casts;
-* 0-D and 1-D tensors have fans ``(1, 1)`` and ``(n, n)`` (Keras' convention) instead of an error;
-* ``sparse_`` draws its zero pattern from ``generator`` when one is given (torch ignores it and
-  uses the global RNG; with ``generator=None`` winit does the same as torch, bit for bit);
-* ``trunc_normal_`` needs ``a < b`` and ``std > 0`` (an infinite bound is torch's own sampler; with
-  ``rng="portable"`` only ``a=-inf, b=inf``, the normal law); ``sparse_`` needs ``sparsity >= 0``;
-* ``zeros_``/``ones_``/``constant_`` are torch's fills (any dtype, NaN/±inf, a 0-D tensor), ``gain=0``
-  is torch's call, and the deprecated aliases (``uniform``, ``normal``, ...) warn as torch's do;
-  where torch raises ValueError or RuntimeError and winit would raise TypeError, the error
-  (:class:`InitArgumentError`) is both;
-* every function honours ``__torch_function__``, like torch's ``uniform_``/``normal_``/``constant_``/
-  ``kaiming_uniform_`` do, and is a shape-checking no-op on meta tensors.
+The portable draw (``rng="portable"``) and the deliberate differences from torch: ``docs/torch.md``.
 """
 
 from __future__ import annotations
@@ -37,7 +10,7 @@ import inspect
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, Protocol, TypeAlias, TypeVar, cast
 
 try:
     import torch
@@ -375,91 +348,81 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     return _apply(tensor, get("dirac").with_(groups=groups), None)
 
 
-@_honours_torch_function
-def xavier_uniform_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from U(−b, b), b = gain·√(6/(fan_in + fan_out)) (scheme ``glorot_uniform``)."""
-    portable = _draw(rng, seed, stream, generator)
-    if _zero_gain(gain):
-        return _gain_zero(nn.init.xavier_uniform_, tensor, generator, portable)
-    return _apply(tensor, get("glorot_uniform").with_(gain=gain), generator, portable=portable)
+class _GainInit(Protocol):
+    def __call__(
+        self, tensor: Tensor, gain: float = 1.0, generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor: ...  # fmt: skip
 
 
-@_honours_torch_function
-def xavier_normal_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from N(0, std²), std = gain·√(2/(fan_in + fan_out)), untruncated (scheme ``glorot_normal``)."""
-    portable = _draw(rng, seed, stream, generator)
-    if _zero_gain(gain):
-        return _gain_zero(nn.init.xavier_normal_, tensor, generator, portable)
-    return _apply(tensor, get("glorot_normal").with_(gain=gain), generator, portable=portable)
+class _KaimingInit(Protocol):
+    def __call__(
+        self, tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+        generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor: ...  # fmt: skip
 
 
-@_honours_torch_function
-def kaiming_uniform_(
-    tensor: Tensor,
-    a: float = 0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from U(−b, b), b = √3·calculate_gain(nonlinearity, a)/√fan(mode) (scheme ``he_uniform``)."""
-    portable = _draw(rng, seed, stream, generator)
-    spec = _kaiming("he_uniform", a, mode, nonlinearity)
-    return _apply(tensor, spec, generator, portable=portable)
+def _named(function: _F, name: str, doc: str) -> _F:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return _honours_torch_function(function)
 
 
-@_honours_torch_function
-def kaiming_normal_(
-    tensor: Tensor,
-    a: float = 0,
-    mode: str = "fan_in",
-    nonlinearity: str = "leaky_relu",
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from N(0, std²), std = calculate_gain(nonlinearity, a)/√fan(mode) (``he_normal``)."""
-    portable = _draw(rng, seed, stream, generator)
-    spec = _kaiming("he_normal", a, mode, nonlinearity)
-    return _apply(tensor, spec, generator, portable=portable)
+def _gain_init(
+    name: str, scheme: str, doc: str, default: float = 1.0, torch_zero: Callable[..., Tensor] | None = None
+) -> _GainInit:
+    """``name(tensor, gain, generator)``: winit ``scheme`` with ``gain``; gain=0 goes to ``torch_zero``."""
+
+    def gain_init(
+        tensor: Tensor, gain: float = default, generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor:  # fmt: skip
+        portable = _draw(rng, seed, stream, generator)
+        if torch_zero is not None and _zero_gain(gain):
+            return _gain_zero(torch_zero, tensor, generator, portable)
+        return _apply(tensor, get(scheme).with_(gain=gain), generator, portable=portable)
+
+    return _named(gain_init, name, doc)
 
 
-@_honours_torch_function
-def orthogonal_(
-    tensor: Tensor,
-    gain: float = 1,
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` (≥ 2-D, trailing axes flattened) with gain·Q, Q (semi-)orthogonal (scheme ``orthogonal``)."""
-    portable = _draw(rng, seed, stream, generator)
-    if _zero_gain(gain):
-        return _gain_zero(nn.init.orthogonal_, tensor, generator, portable)
-    return _apply(tensor, get("orthogonal").with_(gain=gain), generator, portable=portable)
+def _kaiming_init(name: str, scheme: str, doc: str) -> _KaimingInit:
+    """``name(tensor, a, mode, nonlinearity, generator)``: winit ``scheme`` with torch's gain for them."""
+
+    def kaiming_init(
+        tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+        generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor:  # fmt: skip
+        portable = _draw(rng, seed, stream, generator)
+        return _apply(tensor, _kaiming(scheme, a, mode, nonlinearity), generator, portable=portable)
+
+    return _named(kaiming_init, name, doc)
+
+
+xavier_uniform_ = _gain_init(
+    "xavier_uniform_", "glorot_uniform",
+    """Fill ``tensor`` from U(−b, b), b = gain·√(6/(fan_in + fan_out)) (scheme ``glorot_uniform``).""",
+    torch_zero=nn.init.xavier_uniform_,
+)  # fmt: skip
+xavier_normal_ = _gain_init(
+    "xavier_normal_", "glorot_normal",
+    """Fill ``tensor`` from N(0, std²), std = gain·√(2/(fan_in + fan_out)), untruncated (scheme ``glorot_normal``).""",
+    torch_zero=nn.init.xavier_normal_,
+)  # fmt: skip
+kaiming_uniform_ = _kaiming_init(
+    "kaiming_uniform_", "he_uniform",
+    """Fill ``tensor`` from U(−b, b), b = √3·calculate_gain(nonlinearity, a)/√fan(mode) (scheme ``he_uniform``).""",
+)  # fmt: skip
+kaiming_normal_ = _kaiming_init(
+    "kaiming_normal_", "he_normal",
+    """Fill ``tensor`` from N(0, std²), std = calculate_gain(nonlinearity, a)/√fan(mode) (``he_normal``).""",
+)  # fmt: skip
+orthogonal_ = _gain_init(
+    "orthogonal_", "orthogonal",
+    """Fill ``tensor`` (≥ 2-D, trailing axes flattened) with gain·Q, Q (semi-)orthogonal (scheme ``orthogonal``).""",
+    default=1, torch_zero=nn.init.orthogonal_,
+)  # fmt: skip
 
 
 @_honours_torch_function
@@ -517,34 +480,16 @@ def sparse_(
 
 
 # -- schemes torch.nn.init lacks -----------------------------------------------------------------------
-@_honours_torch_function
-def lecun_uniform_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from U(−b, b), b = gain·√(3/fan_in) (scheme ``lecun_uniform``)."""
-    portable = _draw(rng, seed, stream, generator)
-    return _apply(tensor, get("lecun_uniform").with_(gain=gain), generator, portable=portable)
-
-
-@_honours_torch_function
-def lecun_normal_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: torch.Generator | None = None,
-    *,
-    rng: str = "native",
-    seed: int | None = None,
-    stream: int | str | None = None,
-) -> Tensor:
-    """Fill ``tensor`` from N(0, std²), std = gain·√(1/fan_in), untruncated (scheme ``lecun_normal``)."""
-    portable = _draw(rng, seed, stream, generator)
-    return _apply(tensor, get("lecun_normal").with_(gain=gain), generator, portable=portable)
+lecun_uniform_ = _gain_init(
+    "lecun_uniform_",
+    "lecun_uniform",
+    """Fill ``tensor`` from U(−b, b), b = gain·√(3/fan_in) (scheme ``lecun_uniform``).""",
+)
+lecun_normal_ = _gain_init(
+    "lecun_normal_",
+    "lecun_normal",
+    """Fill ``tensor`` from N(0, std²), std = gain·√(1/fan_in), untruncated (scheme ``lecun_normal``).""",
+)
 
 
 @_honours_torch_function
