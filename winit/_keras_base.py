@@ -1,4 +1,4 @@
-"""The base classes of winit's Keras initializers: sampling through winit, Keras' seeds, einsum fan axes."""
+"""Bases of winit's Keras initializers (sampling through winit, Keras' seeds, einsum fan axes), and any scheme."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import keras
 
 from winit import _keras_backend as _kb
 from winit._api import init
+from winit._registry import get as get_scheme
 from winit._schemes import Scheme
 from winit._validate import integer, shape_tuple
 from winit.backends._portable import draw_options
@@ -129,7 +130,7 @@ class _Seeded(WinitInitializer):
         return dict(self._draw_options)
 
     def _seed(self, device: Any) -> Any:
-        """The next seed in the form Keras' backend hands its own RNG (see the module docstring)."""
+        """The next seed in the form Keras' backend hands its own RNG (docs/keras.md)."""
         if self.rng == "portable":
             return self.seed  # an int: SeedGenerators are refused at construction
         pair = self.seed.next() if isinstance(self.seed, keras.random.SeedGenerator) else None
@@ -167,3 +168,62 @@ class _EinsumAxes:
 
     def _axes_config(self) -> dict[str, Any]:
         return {"input_axes": self.input_axes, "output_axes": self.output_axes}
+
+
+# -- any winit scheme -------------------------------------------------------------------------
+#: laws that draw nothing: their initializers take no seed (None draws none, as Keras' Zeros).
+_KEYLESS: Final = ("constant", "identity", "dirac")
+
+
+@_serializable
+class SchemeInitializer(_Seeded):
+    """winit ``scheme`` with ``params`` changed, in the Keras layout; what :func:`initializer` builds."""
+
+    __module__ = "winit.keras"  # its public home, as a .keras file records it
+
+    def __init__(
+        self, scheme: str, seed: Any = None, rng: str = "native", stream: int | str | None = None,
+        **params: Any,
+    ) -> None:  # fmt: skip
+        if not isinstance(scheme, str):
+            raise TypeError(
+                f"scheme must be a registry name (winit.schemes()), got {scheme!r}: a Keras config "
+                "stores the name, so a winit.Scheme object cannot be saved; pass its name and params"
+            )
+        spec = get_scheme(scheme)
+        self.scheme_name = spec.name
+        self.params = params
+        self._scheme = spec.with_(**params) if params else spec
+        keyless = self._scheme.distribution in _KEYLESS
+        super().__init__(0 if keyless and seed is None else seed, rng, stream)
+        self._init_seed = seed
+
+    def scheme(self) -> Scheme:
+        """The winit scheme, with ``params`` changed."""
+        return self._scheme
+
+    def _non_float(self, dims: tuple[int, ...], dtype_name: str) -> Any:
+        if self._scheme.distribution == "constant":  # as Keras' Zeros/Ones/Constant: any dtype
+            return _kb.keras_constant(dims, self._scheme.value, dtype_name)
+        return super()._non_float(dims, dtype_name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scheme": self.scheme_name, **self.params, **super().get_config()}
+
+
+@_serializable
+class VarianceSchemeInitializer(_EinsumAxes, SchemeInitializer, keras.initializers.VarianceScaling):  # type: ignore[misc]
+    """A fan-based winit scheme (he_*, glorot_*, lecun_*, variance_scaling): fans follow ``EinsumDense``'s axes."""
+
+    __module__ = "winit.keras"
+
+    def __init__(
+        self, scheme: str, seed: Any = None, input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None, rng: str = "native", stream: int | str | None = None,
+        **params: Any,
+    ) -> None:  # fmt: skip
+        self._set_axes(input_axes, output_axes)
+        super().__init__(scheme, seed, rng, stream, **params)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self._axes_config()}

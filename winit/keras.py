@@ -16,7 +16,15 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.keras needs Keras 3: pip install 'winit[keras]'") from error
 
 from winit import _keras_backend as _kb
-from winit._keras_base import _PACKAGE, WinitInitializer, _EinsumAxes, _Seeded, _serializable
+from winit._keras_base import (
+    _PACKAGE,
+    SchemeInitializer,
+    VarianceSchemeInitializer,
+    WinitInitializer,
+    _EinsumAxes,
+    _Seeded,
+    _serializable,
+)  # fmt: skip
 from winit._keras_model import init_
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
@@ -144,7 +152,18 @@ class Identity(WinitInitializer):
 
 @_serializable
 class Dirac(WinitInitializer):
-    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere; kernels (*k, in/groups, out)."""
+    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere; kernels (*k, in/groups, out).
+
+    Example:
+        >>> import keras, numpy as np, winit.keras as wk
+        >>> conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=wk.Dirac())
+        >>> x = np.random.default_rng(0).standard_normal((1, 5, 5, 4)).astype("float32")
+        >>> bool(np.allclose(keras.ops.convert_to_numpy(conv(x)), x, atol=1e-6))
+        True
+
+    References:
+        Zagoruyko & Komodakis 2017, "DiracNets: Training Very Deep Neural Networks Without Skip-Connections".
+    """
 
     def __init__(self, gain: float = 1.0, groups: int = 1) -> None:
         self.gain = gain
@@ -245,6 +264,12 @@ class TruncatedNormal(_Seeded):
 class VarianceScaling(_EinsumAxes, _Seeded, keras.initializers.VarianceScaling):  # type: ignore[misc]
     """std = √(scale/fan(mode)); truncated normal (σ = std/0.8796…), untruncated normal, or U(±√3·std).
 
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> w = wk.VarianceScaling(2.0, "fan_out", "untruncated_normal", seed=0)((256, 128))
+        >>> round(float(keras.ops.convert_to_numpy(w).std()) / (2 / 128) ** 0.5, 1)
+        1.0
+
     A ``keras.initializers.VarianceScaling`` too, so ``EinsumDense`` gives it its einsum's fan axes.
     """
 
@@ -292,10 +317,42 @@ class VarianceScaling(_EinsumAxes, _Seeded, keras.initializers.VarianceScaling):
         }
 
 
+_GLOROT: Final = (
+    'Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural networks".'
+)
+_HE: Final = (
+    'He et al. 2015, "Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet ..."'
+)
+_LECUN: Final = 'LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp".'
+
+
 class _NamedVarianceScaling(VarianceScaling):
     """A Keras preset of VarianceScaling: only ``seed``, ``input_axes`` and ``output_axes`` are free."""
 
     preset: ClassVar[tuple[float, str, str]]
+    reference: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every preset's example and citation, from its preset: std/(√(scale/fan)) on a (256, 128) kernel.
+        scale, mode, _ = cls.preset
+        fan = {"fan_in": "256", "fan_avg": "(256 + 128) / 2"}[mode]
+        cls.__doc__ = f"""{cls.__doc__}
+
+    Args:
+        seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``, as in Keras.
+        input_axes, output_axes: Keras' fan axes (``EinsumDense`` sets them); None: the Keras layout.
+        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> w = keras.ops.convert_to_numpy(wk.{cls.__name__}(seed=0)((256, 128)))
+        >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
+        ((256, 128), 1.0)
+
+    References:
+        {cls.reference}
+    """
 
     def __init__(
         self,
@@ -319,6 +376,7 @@ class GlorotUniform(_NamedVarianceScaling):
     """U(±√(6/(fan_in + fan_out))) (``keras.initializers.GlorotUniform``)."""
 
     preset = (1.0, "fan_avg", "uniform")
+    reference = _GLOROT
 
 
 @_serializable
@@ -326,6 +384,7 @@ class GlorotNormal(_NamedVarianceScaling):
     """Truncated normal with std √(2/(fan_in + fan_out)), σ = std/0.8796… (``keras.initializers.GlorotNormal``)."""
 
     preset = (1.0, "fan_avg", "truncated_normal")
+    reference = _GLOROT
 
 
 @_serializable
@@ -333,6 +392,7 @@ class HeUniform(_NamedVarianceScaling):
     """U(±√(6/fan_in)) (``keras.initializers.HeUniform``)."""
 
     preset = (2.0, "fan_in", "uniform")
+    reference = _HE
 
 
 @_serializable
@@ -340,6 +400,7 @@ class HeNormal(_NamedVarianceScaling):
     """Truncated normal with std √(2/fan_in), σ = std/0.8796… (``keras.initializers.HeNormal``)."""
 
     preset = (2.0, "fan_in", "truncated_normal")
+    reference = _HE
 
 
 @_serializable
@@ -347,6 +408,7 @@ class LecunUniform(_NamedVarianceScaling):
     """U(±√(3/fan_in)) (``keras.initializers.LecunUniform``)."""
 
     preset = (1.0, "fan_in", "uniform")
+    reference = _LECUN
 
 
 @_serializable
@@ -354,12 +416,24 @@ class LecunNormal(_NamedVarianceScaling):
     """Truncated normal with std √(1/fan_in), σ = std/0.8796… (``keras.initializers.LecunNormal``)."""
 
     preset = (1.0, "fan_in", "truncated_normal")
+    reference = _LECUN
 
 
 # -- orthogonal ------------------------------------------------------------------------------
 @_serializable
 class Orthogonal(_Seeded):
-    """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``)."""
+    """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``).
+
+    Example:
+        >>> import keras, numpy as np, winit.keras as wk
+        >>> w = keras.ops.convert_to_numpy(wk.Orthogonal(seed=0)((64, 32)))
+        >>> bool(np.allclose(w.T @ w, np.eye(32), atol=1e-5))
+        True
+
+    References:
+        Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear dynamics of learning in deep
+        linear neural networks", ICLR.
+    """
 
     def __init__(
         self, gain: float = 1.0, seed: Any = None, rng: str = "native", stream: int | str | None = None
@@ -376,61 +450,6 @@ class Orthogonal(_Seeded):
         return {**super().get_config(), "gain": self.gain}
 
 
-# -- any winit scheme -------------------------------------------------------------------------
-#: laws that draw nothing: their initializers take no seed (None draws none, as Keras' Zeros).
-_KEYLESS: Final = ("constant", "identity", "dirac")
-
-
-@_serializable
-class SchemeInitializer(_Seeded):
-    """winit ``scheme`` with ``params`` changed, in the Keras layout; what :func:`initializer` builds."""
-
-    def __init__(
-        self, scheme: str, seed: Any = None, rng: str = "native", stream: int | str | None = None,
-        **params: Any,
-    ) -> None:  # fmt: skip
-        if not isinstance(scheme, str):
-            raise TypeError(
-                f"scheme must be a registry name (winit.schemes()), got {scheme!r}: a Keras config "
-                "stores the name, so a winit.Scheme object cannot be saved; pass its name and params"
-            )
-        spec = get_scheme(scheme)
-        self.scheme_name = spec.name
-        self.params = params
-        self._scheme = spec.with_(**params) if params else spec
-        keyless = self._scheme.distribution in _KEYLESS
-        super().__init__(0 if keyless and seed is None else seed, rng, stream)
-        self._init_seed = seed
-
-    def scheme(self) -> Scheme:
-        """The winit scheme, with ``params`` changed."""
-        return self._scheme
-
-    def _non_float(self, dims: tuple[int, ...], dtype_name: str) -> Any:
-        if self._scheme.distribution == "constant":  # as Keras' Zeros/Ones/Constant: any dtype
-            return _kb.keras_constant(dims, self._scheme.value, dtype_name)
-        return super()._non_float(dims, dtype_name)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"scheme": self.scheme_name, **self.params, **super().get_config()}
-
-
-@_serializable
-class VarianceSchemeInitializer(_EinsumAxes, SchemeInitializer, keras.initializers.VarianceScaling):  # type: ignore[misc]
-    """A fan-based winit scheme (he_*, glorot_*, lecun_*, variance_scaling): fans follow ``EinsumDense``'s axes."""
-
-    def __init__(
-        self, scheme: str, seed: Any = None, input_axes: Sequence[int] | None = None,
-        output_axes: Sequence[int] | None = None, rng: str = "native", stream: int | str | None = None,
-        **params: Any,
-    ) -> None:  # fmt: skip
-        self._set_axes(input_axes, output_axes)
-        super().__init__(scheme, seed, rng, stream, **params)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **self._axes_config()}
-
-
 def initializer(
     scheme: str, seed: Any = None, *, rng: str = "native", stream: int | str | None = None, **params: Any
 ) -> SchemeInitializer:
@@ -441,6 +460,22 @@ def initializer(
     follows Keras (int, None, ``SeedGenerator``); ``rng="portable"`` draws winit's Philox for
     (``seed``, ``stream``). A fan-based scheme is a ``keras.initializers.VarianceScaling``, so
     ``EinsumDense`` and ``MultiHeadAttention`` give it their einsum's fan axes.
+
+    Args:
+        scheme: a name from ``winit.schemes()`` (aliases too); unknown names and parameters raise an error
+            naming the accepted ones.
+        seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``.
+        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        params: the scheme's parameters to change (``winit.get(scheme).parameters``).
+
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> init = wk.initializer("he_normal", seed=0, mode="fan_out")
+        >>> keras.saving.serialize_keras_object(init)["config"]["scheme"]
+        'he_normal'
+        >>> w = keras.ops.convert_to_numpy(init((256, 128)))  # Keras layout (in, out): fan_out 128
+        >>> round(float(w.std()) / (2 / 128) ** 0.5, 1)
+        1.0
     """
     spec = get_scheme(scheme) if isinstance(scheme, str) else None
     cls = VarianceSchemeInitializer if spec is not None and spec.mode is not None else SchemeInitializer
@@ -478,7 +513,11 @@ _NAMES: Final[dict[str, type[WinitInitializer]]] = {
     "zero": Zeros,
     "one": Ones,
     # config names only: these need a scheme, so they come from a config dict, not a bare name
-    **{f"{p}{cls.__name__}": cls for cls in (SchemeInitializer, VarianceSchemeInitializer) for p in ("", "winit>")},
+    **{
+        f"{p}{cls.__name__}": cls
+        for cls in (SchemeInitializer, VarianceSchemeInitializer)
+        for p in ("", "winit>")
+    },
 }
 
 
