@@ -1,24 +1,7 @@
 """Flax/JAX front door: ``jax.nn.initializers``-style builders whose ``init(key, shape, dtype)`` winit draws.
 
-Each builder has the name and arguments of its ``jax.nn.initializers`` namesake and realizes the law JAX
-gives that name (so ``he_normal`` is JAX's truncated normal with the 0.8796 correction, not PyTorch's
-untruncated one), resolved by winit's spec layer in the flax layout (*kernel, in, out) and sampled by the
-JAX adapter; for the same key the values equal JAX's bit for bit. :func:`initializer` gives the same
-for any winit scheme under winit's own definition. Every ``init`` is pure ``jax.random``/``jax.numpy``
-work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
-
-    flax.linen.Dense(64, kernel_init=winit.flax.he_normal())
-    flax.nnx.Linear(8, 64, kernel_init=winit.flax.initializer("he_normal", mode="fan_out"), rngs=rngs)
-
-``initializer(..., rng="portable", stream=...)`` draws winit's counter-based Philox instead: the key's
-two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed`` below 2³²; with
-64-bit mode off it drops the high word, so ``key(2**32 + 5)`` is ``key(5)``), ``stream`` a name
-or int id, and the values equal ``winit.init(..., seed=seed, rng="portable", stream=stream,
-layout="flax")`` on every backend (uniform laws bit for bit); it traces under ``jax.jit`` too. The
-builders named after ``jax.nn.initializers`` take JAX's parameters in JAX's order with JAX's defaults
-(drop-in), and the random ones add keyword-only ``rng="native"`` and ``stream=None`` after them, so
-``he_normal(rng="portable", stream="w")`` is ``initializer("variance_scaling", scale=2.0,
-mode="fan_in", distribution="truncated_normal", rng="portable", stream="w")``.
+Same names, arguments and bits as ``jax.nn.initializers``; :func:`initializer` gives any winit scheme. The
+portable draw and the layout: ``docs/flax.md``.
 """
 
 from __future__ import annotations
@@ -229,7 +212,20 @@ def initializer(
 ) -> Initializer:
     """``init(key, shape, dtype)`` drawing winit ``scheme`` (with ``params`` changed) in the flax layout.
 
-    ``rng="portable"``: Philox keyed by the key's two words and ``stream`` (see the module docstring).
+    Args:
+        scheme: a name from ``winit.schemes()`` (aliases too) or a :class:`winit.Scheme`, under winit's
+            definition (``"he_normal"`` is the untruncated normal; :func:`he_normal` is JAX's truncated one).
+        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md).
+        params: the scheme's parameters to change (``winit.get(scheme).parameters``).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.initializer("he_normal", mode="fan_out")(jax.random.key(0), (3, 3, 16, 64))
+        >>> w.shape, round(float(w.std()) / (2 / (9 * 64)) ** 0.5, 1)
+        ((3, 3, 16, 64), 1.0)
     """
     spec = get(scheme)
     if params:
@@ -260,7 +256,13 @@ def ones_init() -> Initializer:
 
 
 def constant(value: Any, dtype: Any = None) -> Initializer:
-    """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant."""
+    """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant.
+
+    Example:
+        >>> import winit.flax as wf
+        >>> wf.constant(0.5)(None, (2, 2)).tolist()
+        [[0.5, 0.5], [0.5, 0.5]]
+    """
     law = _jx.constant(value)
     if _jx.is_array(value):
         return _build(None, "constant", dtype=dtype, jax_law=law)
@@ -271,7 +273,14 @@ def constant(value: Any, dtype: Any = None) -> Initializer:
 def uniform(
     scale: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
-    """U[0, scale) (one-sided, as jax.nn.initializers.uniform)."""
+    """U[0, scale) (one-sided, as jax.nn.initializers.uniform).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.uniform(0.5)(jax.random.key(0), (64, 64))
+        >>> bool(w.min() >= 0 and w.max() < 0.5)
+        True
+    """
     law = _jx.uniform(_hyper("scale", scale))
     if _jx.is_array(scale):
         return _build(None, "uniform", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
@@ -282,7 +291,13 @@ def uniform(
 def normal(
     stddev: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
-    """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2)."""
+    """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> round(float(wf.normal(0.02)(jax.random.key(0), (256, 256)).std()), 3)
+        0.02
+    """
     law = _jx.normal(_hyper("stddev", stddev))
     spec = None if _jx.is_array(stddev) else get("random_normal").with_(mean=0.0, stddev=stddev)
     return _build(spec, "normal", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
@@ -297,7 +312,13 @@ def truncated_normal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers')."""
+    """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers').
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> bool(abs(wf.truncated_normal(0.02)(jax.random.key(0), (128, 128))).max() <= 0.04)
+        True
+    """
     if any(
         _jx.is_array(_hyper(what, v)) for what, v in (("stddev", stddev), ("lower", lower), ("upper", upper))
     ):
@@ -320,7 +341,26 @@ def variance_scaling(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std)."""
+    """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std).
+
+    Args:
+        scale: the variance's numerator (2: He, 1: LeCun; with ``"fan_avg"`` 1: Glorot).
+        mode: ``"fan_in"``, ``"fan_out"``, ``"fan_avg"`` or ``"fan_geo_avg"``.
+        distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
+        in_axis, out_axis, batch_axis: the fan axes (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 128))
+        >>> round(float(w.std()) / (2 / 256) ** 0.5, 1)
+        1.0
+
+    References:
+        He et al. 2015, "Delving Deep into Rectifiers"; Glorot & Bengio 2010 (fan_avg).
+    """
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
     return _named(scale, mode, distribution, "variance_scaling", axes, _draw(rng, stream))
 
@@ -342,88 +382,91 @@ def _named(
     return _build(spec, name, **axes, draw=draw, jax_law=law)
 
 
-def glorot_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes, _draw(rng, stream))
+class _VarianceBuilder(Protocol):
+    """A named case of :func:`variance_scaling`, with JAX's signature for it."""
+
+    def __call__(
+        self,
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer: ...
 
 
-def glorot_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes, _draw(rng, stream))
+_DRAW_ARGS = """        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md)."""
 
 
-def he_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "uniform", "he_uniform", axes, _draw(rng, stream))
+def _variance_case(
+    name: str, scale: float, mode: str, distribution: str, doc: str, reference: str
+) -> _VarianceBuilder:
+    """The builder JAX calls ``name``: variance_scaling(scale, mode, distribution) with JAX's signature."""
+
+    def builder(
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer:
+        axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+        return _named(scale, mode, distribution, name, axes, _draw(rng, stream))
+
+    fan = {"fan_in": "256", "fan_avg": "(256 + 128) / 2"}[mode]  # of the example's (256, 128) kernel
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = f"""{doc}
+
+    Args:
+        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+{_DRAW_ARGS}
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.{name}()(jax.random.key(0), (256, 128))
+        >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
+        ((256, 128), 1.0)
+
+    References:
+        {reference}
+    """
+    return builder
 
 
-def he_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes, _draw(rng, stream))
-
-
-def lecun_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes, _draw(rng, stream))
-
-
-def lecun_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default)."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes, _draw(rng, stream))
+_GLOROT = 'Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural networks".'
+_HE = 'He et al. 2015, "Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification".'
+_LECUN = 'LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp".'
+_CUT = "(σ = std/0.8796, cut at ±2σ)"
+glorot_uniform = _variance_case(
+    "glorot_uniform", 1.0, "fan_avg", "uniform",
+    'U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform").', _GLOROT,
+)  # fmt: skip
+glorot_normal = _variance_case(
+    "glorot_normal", 1.0, "fan_avg", "truncated_normal",
+    f'Truncated normal, std √(2/(fan_in + fan_out)) {_CUT}: variance_scaling(1, "fan_avg", "truncated_normal").',
+    _GLOROT,
+)  # fmt: skip
+he_uniform = _variance_case(
+    "he_uniform", 2.0, "fan_in", "uniform", 'U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform").', _HE
+)  # fmt: skip
+he_normal = _variance_case(
+    "he_normal", 2.0, "fan_in", "truncated_normal",
+    f'Truncated normal, std √(2/fan_in) {_CUT}: variance_scaling(2, "fan_in", "truncated_normal").', _HE,
+)  # fmt: skip
+lecun_uniform = _variance_case(
+    "lecun_uniform", 1.0, "fan_in", "uniform", 'U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform").', _LECUN
+)  # fmt: skip
+lecun_normal = _variance_case(
+    "lecun_normal", 1.0, "fan_in", "truncated_normal",
+    f'Truncated normal, std √(1/fan_in) {_CUT}: variance_scaling(1, "fan_in", "truncated_normal"); Flax\'s default.',
+    _LECUN,
+)  # fmt: skip
 
 
 xavier_uniform = glorot_uniform
@@ -441,7 +484,18 @@ def orthogonal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal."""
+    """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, winit.flax as wf
+        >>> w = wf.orthogonal()(jax.random.key(0), (64, 32))
+        >>> bool(jnp.allclose(w.T @ w, jnp.eye(32), atol=1e-5))
+        True
+
+    References:
+        Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear dynamics of learning in deep
+        linear neural networks", ICLR.
+    """
     column_axis = integer("column_axis", column_axis)
     law = _jx.orthogonal(_hyper("scale", scale), column_axis)
     spec = None if _jx.is_array(scale) else get("orthogonal").with_(gain=scale)
@@ -473,7 +527,17 @@ def delta_orthogonal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in."""
+    """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in.
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.delta_orthogonal()(jax.random.key(0), (3, 3, 16, 32))
+        >>> float(abs(w).sum(axis=(2, 3))[0, 0]), w.shape
+        (0.0, (3, 3, 16, 32))
+
+    References:
+        Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs", ICML.
+    """
     tap = orthogonal(scale, column_axis, rng=rng, stream=stream)
     default_dtype = None if dtype is None else _float_dtype(dtype, complex_ok=True)
 
@@ -496,7 +560,16 @@ def delta_orthogonal(
 
 
 def identity(gain: float = 1.0, dtype: Any = None) -> Initializer:
-    """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none)."""
+    """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none).
+
+    Example:
+        >>> import winit.flax as wf
+        >>> wf.identity(2.0)(None, (2, 3)).tolist()
+        [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+
+    References:
+        Le, Jaitly & Hinton 2015, "A Simple Way to Initialize Recurrent Networks of Rectified Linear Units".
+    """
     return _build(get("identity").with_(gain=gain), "identity", dtype=dtype)
 
 
@@ -507,7 +580,17 @@ def dirac(
     groups: int = 1, gain: float = 1.0, in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS,
     dtype: Any = None,
 ) -> Initializer:  # fmt: skip
-    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none)."""
+    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none).
+
+    Example:
+        >>> import winit.flax as wf
+        >>> w = wf.dirac()(None, (3, 3, 4, 4))  # (*kernel, in, out): the identity at the centre tap
+        >>> w[1, 1].tolist() == [[float(i == j) for j in range(4)] for i in range(4)], float(w.sum())
+        (True, 4.0)
+
+    References:
+        Zagoruyko & Komodakis 2017, "DiracNets: Training Very Deep Neural Networks Without Skip-Connections".
+    """
     spec = get("dirac").with_(groups=groups, gain=gain)
     return _build(spec, "dirac", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
 
