@@ -402,3 +402,27 @@ def test_gemma_offset_norms_stay_zero_and_t5_norms_take_the_recipe() -> None:
     _, report = wt.init_(t5, recipe="t5", seed=0, factor=0.5)
     assert torch.all(t5.encoder.final_layer_norm.weight == 0.5)
     assert report["shared.weight"].std == 0.5
+
+
+def test_cli_explain_model_with_a_recipe_and_sizes() -> None:
+    import io
+
+    from winit.cli import main
+
+    out = io.StringIO()
+    args = [
+        "explain-model",
+        "tests.test_torch_roles:tiny_gpt2",
+        "--plain",
+        "--recipe",
+        "mup",
+        "--size",
+        "base_width=8",
+    ]
+    assert main(args, out=out) == 0
+    rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[3:]}
+    assert rows["transformer.h.0.attn.c_attn.weight[q]"][3] == "zeros"  # mup's zero query
+    assert rows["transformer.h.0.mlp.c_fc.weight"][-1] == f"{0.02 / 2:.4g}"  # σ₀ / √(32 / 8)
+    errors = io.StringIO()
+    assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--recipe", "mup"], out=errors) == 2
+    assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--size", "L=4"], out=errors) == 2

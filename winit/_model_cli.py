@@ -22,11 +22,17 @@ def add_model_command(subparsers: Any) -> None:
             "Import FACTORY (module:callable, called with no arguments, returning a torch.nn.Module), build it "
             "on the meta device and print the report winit.torch.init_ would give, without allocating it."
         ),
-        epilog="example: winit explain-model mypkg.models:tiny_gpt --nonlinearity gelu",
+        epilog="examples: winit explain-model mypkg.models:tiny_gpt --nonlinearity gelu; "
+        "winit explain-model mypkg.models:tiny_gpt --recipe mup --size base_width=64",
     )
     cmd.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. mypkg.models:build")
     cmd.add_argument("--scheme", default=None, help="one scheme for every weight matrix (default: by role)")
     cmd.add_argument("--nonlinearity", default="relu", help="for the by-nonlinearity roles (default: relu)")
+    cmd.add_argument("--recipe", default=None, help="laws by role from a recipe (winit.recipes()), e.g. gpt2")
+    cmd.add_argument(
+        "--size", action="append", default=[], metavar="NAME=VALUE",
+        help="a size or recipe constant, e.g. --size base_width=128 (repeatable)",
+    )  # fmt: skip
     cmd.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
     cmd.set_defaults(handler=_run)
 
@@ -43,6 +49,16 @@ def _load(spec: str) -> Any:
     return target
 
 
+def _size(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"--size expects NAME=NUMBER (e.g. base_width=128), got {text!r}") from None
+
+
 def _run(args: Any, out: TextIO) -> int:
     try:
         import torch
@@ -52,7 +68,10 @@ def _run(args: Any, out: TextIO) -> int:
         factory = _load(args.factory)
         with torch.device("meta"):
             model = factory()
-        report = explain_model(model, args.scheme, nonlinearity=args.nonlinearity)
+        sizes = dict(_size(text) for text in args.size)
+        report = explain_model(
+            model, args.scheme, nonlinearity=args.nonlinearity, recipe=args.recipe, **sizes
+        )  # without --recipe, a --size is refused by name
     except (ValueError, TypeError, ImportError, AttributeError) as error:
         print(f"winit explain-model: error: {error}", file=sys.stderr)
         return EXIT_USAGE
