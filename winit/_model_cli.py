@@ -68,7 +68,7 @@ def _run(args: Any, out: TextIO) -> int:
         factory = _load(args.factory)
         with torch.device("meta"):
             model = factory()
-        sizes = dict(_size(text) for text in args.size)
+        sizes: dict[str, Any] = dict(_size(text) for text in args.size)
         report = explain_model(
             model, args.scheme, nonlinearity=args.nonlinearity, recipe=args.recipe, **sizes
         )  # without --recipe, a --size is refused by name
