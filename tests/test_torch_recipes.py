@@ -109,7 +109,6 @@ def other_frameworks() -> dict[str, dict[str, dict[str, tuple[Any, np.ndarray]]]
     pytest.importorskip("keras")
     flax_cases = _load("winit_flax_model_tests_r", _TESTS / "test_flax_model.py")
     keras_cases = _load("winit_keras_model_cases_r", _TESTS / "keras_cases" / "model.py")
-    import keras
 
     import winit.flax as wf
     import winit.keras as wk
@@ -125,7 +124,7 @@ def other_frameworks() -> dict[str, dict[str, dict[str, tuple[Any, np.ndarray]]]
         _, report = wk.init_(keras_model, recipe, seed=0, rng="portable", **sizes)
         keras_rows = {}
         for r in report:
-            value = np.asarray(keras.ops.convert_to_numpy(variables[r.name]))
+            value = np.asarray(variables[r.name].numpy())
             keras_rows[to_nnx[r.name]] = (r, _canonical(to_nnx[r.name], value))
         out[recipe] = {"flax": flax, "keras": keras_rows}
     return out

@@ -400,28 +400,12 @@ def _rules(
     scheme: SchemeRules, nonlinearity: str, bias: SchemeLike | None, recipe: str | Recipe | None,
     sizes: Mapping[str, Any],
 ) -> tuple[_Rules, Recipe | None]:  # fmt: skip
-    """The checked rules and recipe; ``sizes`` only with a recipe, and only names its formulas can read."""
-    if recipe is None:
-        if sizes:
-            raise TypeError(
-                f"unexpected keyword argument(s) {', '.join(map(repr, sizes))}: sizes such as L or d are "
-                "read by a recipe; pass recipe=... (see winit.recipes())"
-            )
+    """The checked rules, and the recipe (None: the role defaults)."""
+    if recipe is None and not sizes:
         return _Rules(scheme, nonlinearity, "zeros" if bias is None else bias), None
-    from winit import recipe as find_recipe
-    from winit._torch_recipe import check_sizes
+    from winit._torch_recipe import recipe_rules
 
-    chosen = find_recipe(recipe)
-    if scheme is not None and not isinstance(scheme, Mapping):
-        raise ValueError(
-            f"with recipe={chosen.name!r}, scheme must be a mapping of rules over the recipe (name patterns, "
-            f"module types, roles -> scheme or 'keep'); got the single scheme {scheme!r}"
-        )
-    check_sizes(chosen, sizes)
-    rules = _Rules(scheme or {}, nonlinearity, "zeros" if bias is None else bias)
-    if bias is not None:
-        rules.roles.setdefault(Role.BIAS, rules.bias)
-    return rules, chosen
+    return recipe_rules(scheme, nonlinearity, bias, recipe, sizes)
 
 
 _Planned: TypeAlias = "tuple[list[tuple[Owner, list[_Piece]]], list[tuple[Owner, Owner]]]"

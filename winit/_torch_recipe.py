@@ -22,7 +22,7 @@ from winit._model_plan import Param, _law, _streams, agreed, infer_sizes
 from winit._recipe_catalogue import TORCH
 from winit._recipes import CONTEXT_NAMES, Recipe, RoleLaw
 from winit._roles import KEEP, Role
-from winit._torch_model import _GATE_NAMES, _QKV, _is_bias, _Piece, _Rule, _Rules
+from winit._torch_model import _GATE_NAMES, _QKV, SchemeLike, SchemeRules, _is_bias, _Piece, _Rule, _Rules
 from winit._torch_owners import Owner
 from winit._torch_roles import NORM_TYPES, Slot, _is_attention
 from winit._validate import suggest
@@ -30,6 +30,31 @@ from winit._validate import suggest
 _HEADS: Final = ("num_heads", "num_attention_heads", "n_heads", "n_head")
 _HEAD_SIZE: Final = ("head_dim", "attention_head_size", "key_value_proj_dim", "head_size", "d_kv")
 _TENSOR: Final = {Role.NORM_SCALE: "scale", Role.NORM_OFFSET: "offset", Role.BIAS: "bias"}
+
+
+def recipe_rules(
+    scheme: SchemeRules, nonlinearity: str, bias: SchemeLike | None, recipe: str | Recipe | None,
+    sizes: Mapping[str, Any],
+) -> tuple[_Rules, Recipe]:  # fmt: skip
+    """The recipe and the rules over it; ``sizes`` only with a recipe, and only names its formulas can read."""
+    if recipe is None:
+        raise TypeError(
+            f"unexpected keyword argument(s) {', '.join(map(repr, sizes))}: sizes such as L or d are "
+            "read by a recipe; pass recipe=... (see winit.recipes())"
+        )
+    from winit import recipe as find_recipe
+
+    chosen = find_recipe(recipe)
+    if scheme is not None and not isinstance(scheme, Mapping):
+        raise ValueError(
+            f"with recipe={chosen.name!r}, scheme must be a mapping of rules over the recipe (name patterns, "
+            f"module types, roles -> scheme or 'keep'); got the single scheme {scheme!r}"
+        )
+    check_sizes(chosen, sizes)
+    rules = _Rules(scheme or {}, nonlinearity, "zeros" if bias is None else bias)
+    if bias is not None:  # bias= given with a recipe: a rule for every bias, over the recipe's law
+        rules.roles.setdefault(Role.BIAS, rules.bias)
+    return rules, chosen
 
 
 def check_sizes(recipe: Recipe, sizes: Mapping[str, Any]) -> None:
@@ -70,9 +95,8 @@ class _Draft:
     layout: str
     cuts: list[_Cut]
     gated: bool  # cuts are gates of one stream (RNN), not projections of their own (q/k/v, gate/up)
-    weight: tuple[
-        int, str
-    ]  # (id(module), attr) of the weight giving fan_in and fan_out (itself for a weight)
+    # (id(module), attr) of the weight whose fans the formulas read and whose unit a bias joins (itself for a weight)
+    weight: tuple[int, str]
     hidden: int | None = None
 
 
@@ -126,6 +150,12 @@ def _draft(owner: Owner, param: Tensor, slot: Slot, slots: Mapping[tuple[int, st
         return _Draft(owner, param, slot, role, layout, _even(shape, _QKV), False, weight)
     if slot.blocks:
         return _Draft(owner, param, slot, role, layout, _blocks(shape, slot.blocks, slot.axis), False, weight)
+    if isinstance(module, nn.MultiheadAttention) and attr in (
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+    ):
+        whole = [_Cut("", attr[0], shape)]  # kdim/vdim != embed_dim: q, k and v stored apart
     owner_slot = slots.get(weight)
     if weight != (id(module), attr) and owner_slot is not None:
         if owner_slot.blocks and shape:  # the bias of a fused q/k/v or gate/up weight: the same blocks
@@ -153,7 +183,8 @@ def _found(bare: nn.Module, drafts: list[_Draft]) -> dict[str, int | None]:
 
     d = agreed(widths(Role.ATTENTION_OUT, "out")) or agreed(widths(Role.MLP_IN, "in"))
     if d is None:
-        d = agreed(d.owner.shape[-1] for d in drafts if d.role is Role.EMBEDDING and len(d.owner.shape) == 2)
+        tables = (draft.owner.shape for draft in drafts if draft.role is Role.EMBEDDING)
+        d = agreed(shape[-1] for shape in tables if len(shape) == 2)
     heads, sizes = [], []
     for sub in bare.modules():
         if _is_attention(sub):
