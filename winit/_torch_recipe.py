@@ -22,6 +22,7 @@ from winit._model_plan import Param, _law, _streams, agreed, infer_sizes
 from winit._recipe_catalogue import TORCH
 from winit._recipes import CONTEXT_NAMES, Recipe, RoleLaw
 from winit._roles import KEEP, Role
+from winit._schemes import Scheme
 from winit._torch_model import _GATE_NAMES, _QKV, SchemeLike, SchemeRules, _is_bias, _Piece, _Rule, _Rules
 from winit._torch_owners import Owner
 from winit._torch_roles import NORM_TYPES, Slot, _is_attention
@@ -289,6 +290,8 @@ def recipe_pieces(
                 cut.label: _fans(cut.shape, draft.layout, draft.slot) for cut in draft.cuts
             }
             weight_fans[draft.weight].setdefault("", whole)
+    resolved: dict[tuple[Any, ...], tuple[Scheme | None, float]] = {}
+    reads: dict[int, list[str]] = {}  # id(RoleLaw) -> the sizes its formulas read
     out = []
     for draft, params in zip(drafts, streams_of, strict=True):
         owner, slot, role = draft.owner, draft.slot, draft.role
@@ -311,16 +314,25 @@ def recipe_pieces(
             if recurrent_bias and (owner.attr.startswith("bias_hh") or (role, part) not in recipe.laws):
                 part = "recurrent"  # torch's RNN biases follow the recurrent law, not the weight's fan
             source = _source(recipe, role, part)
-            label = f"{owner.name} ({role.value}{f'[{part}]' if part else ''})"
-            try:
-                lr = source[1].lr_multiplier(source[0].context(**local)) if source else 1.0
-                spec: _Rule | None = rule
-                if spec is None:
-                    law = _law(recipe, TORCH, role, part, local)
-                    keep_gamma = role is Role.NORM_SCALE and _constructed_identity(draft)
-                    spec = KEEP if law is None or keep_gamma else law
-            except ValueError as error:
-                raise ValueError(f"{label}: {error}") from None
+            if source is not None and id(source[1]) not in reads:
+                reads[id(source[1])] = sorted(source[1].names())
+            read = reads[id(source[1])] if source is not None else []
+            memo = (role, part, *(local.get(name) for name in read))
+            if (
+                memo not in resolved
+            ):  # the same law with the same sizes recurs in every block: resolve it once
+                try:
+                    lr = source[1].lr_multiplier(source[0].context(**local)) if source else 1.0
+                    resolved[memo] = (_law(recipe, TORCH, role, part, local), lr)
+                except ValueError as error:
+                    raise ValueError(
+                        f"{owner.name} ({role.value}{f'[{part}]' if part else ''}): {error}"
+                    ) from None
+            law, lr = resolved[memo]
+            spec: _Rule | None = rule
+            if spec is None:
+                keep_gamma = role is Role.NORM_SCALE and _constructed_identity(draft)
+                spec = KEEP if law is None or keep_gamma else law
             plan = canonical = None
             if not isinstance(spec, str):
                 plan = spec.plan(cut.shape, draft.layout, **slot.axes())  # type: ignore[arg-type]
