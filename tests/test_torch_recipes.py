@@ -425,3 +425,35 @@ def test_cli_explain_model_with_a_recipe_and_sizes() -> None:
     errors = io.StringIO()
     assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--recipe", "mup"], out=errors) == 2
     assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--size", "L=4"], out=errors) == 2
+
+
+def test_a_shard_of_a_canonical_piece_is_that_block_of_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rank holding rows 8:24 and columns 40:80 of GPT-2's (in, out) c_attn (across the q/k and k/v block
+    boundaries) and a block of an (out, in) Linear writes exactly those blocks of the unsharded values."""
+    import winit._torch_model as torch_model
+
+    config = {"n_embd": 32, "n_layer": 2, "n_head": 4, "vocab_size": 64, "n_positions": 16}
+    whole = _hf("GPT2LMHeadModel", "GPT2Config", **config)
+    wt.init_(whole, recipe="t5", seed=4, rng="portable")  # t5: q and k/v laws differ
+    sharded = _hf("GPT2LMHeadModel", "GPT2Config", **config)
+    blocks = {
+        "transformer.h.1.attn.c_attn.weight": ((8, 24), (40, 80)),
+        "transformer.h.0.mlp.c_fc.weight": ((0, 32), (100, 128)),
+    }
+    params = dict(sharded.named_parameters())
+    locals_ = {
+        id(params[name]): torch.zeros(b[0][1] - b[0][0], b[1][1] - b[1][0]) for name, b in blocks.items()
+    }
+    spans = {id(params[name]): b for name, b in blocks.items()}
+    original = torch_model._local_block
+
+    def local_block(param: torch.Tensor) -> tuple[torch.Tensor, tuple[tuple[int, int], ...]]:
+        return (locals_[id(param)], spans[id(param)]) if id(param) in spans else original(param)
+
+    monkeypatch.setattr(torch_model, "_local_block", local_block)
+    wt.init_(sharded, recipe="t5", seed=4, rng="portable")
+    reference = dict(whole.named_parameters())
+    for name, ((r0, r1), (c0, c1)) in blocks.items():
+        torch.testing.assert_close(
+            locals_[id(params[name])], reference[name][r0:r1, c0:c1].detach(), rtol=0, atol=0
+        )
