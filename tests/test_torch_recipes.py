@@ -457,3 +457,29 @@ def test_a_shard_of_a_canonical_piece_is_that_block_of_the_whole(monkeypatch: py
         torch.testing.assert_close(
             locals_[id(params[name])], reference[name][r0:r1, c0:c1].detach(), rtol=0, atol=0
         )
+
+
+class NamedAttention(nn.Module):
+    """q, k, v defined out of order (key, value, query) or under names that say nothing."""
+
+    def __init__(self, d: int, names: tuple[str, str, str]) -> None:
+        super().__init__()
+        self.num_heads = 4
+        for name in names:
+            setattr(self, name, nn.Linear(d, d, bias=False))
+        self.out = nn.Linear(d, d, bias=False)
+
+
+@pytest.mark.parametrize(
+    ("names", "query"),
+    [(("key", "value", "query"), "query"), (("wk", "wq", "wv"), "wq"), (("a", "b", "c"), "a")],
+)
+def test_query_found_by_names_when_they_all_say_so_else_by_order(
+    names: tuple[str, str, str], query: str
+) -> None:
+    d = 32
+    model = nn.Sequential(*(nn.Sequential(nn.LayerNorm(d), NamedAttention(d, names)) for _ in range(2)))
+    report = wt.explain_model(model, recipe="t5", d_kv=8)  # q: (d·d_kv)^-½, k and v: d^-½
+    for name in names:
+        expected = (d * 8) ** -0.5 if name == query else d**-0.5
+        assert report[f"1.1.{name}.weight"].std == pytest.approx(expected), name
