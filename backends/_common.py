@@ -25,7 +25,9 @@ from winit._laws import (
     Orthogonal,
     TruncatedNormal,
     Uniform,
+    ZerO,
     normal_mass,
+    zer_o_scale,
 )
 from winit._schemes import Plan
 
@@ -354,6 +356,8 @@ def sample(
         return identity(adapter, shape, law, dtype, device)
     if isinstance(law, Dirac):
         return dirac(adapter, shape, law, dtype, device)
+    if isinstance(law, ZerO):
+        return zer_o(adapter, shape, law, dtype, device)
     if isinstance(law, Orthogonal):
         return orthogonal(adapter, rng, shape, law, name, device)
     wide = name in _LOW_PRECISION and not framework_bits
@@ -430,6 +434,43 @@ def dirac(adapter: Adapter, shape: tuple[int, ...], law: Dirac, dtype: Any, devi
             mask = mask & (index(axis) == centre)
     ones = xp.full(shape, law.gain, dtype=dtype, device=device)
     return xp.where(mask, ones, xp.zeros(shape, dtype=dtype, device=device))
+
+
+def zer_o(adapter: Adapter, shape: tuple[int, ...], law: ZerO, dtype: Any, device: Any) -> Any:
+    """ZerO at the kernel centre: gain where out index == in index (out ≤ in), else gain·c·(−1)^popcount(o & i)."""
+    xp = adapter.xp
+    ndim = len(shape)
+    rows, cols = shape[law.out_axis], shape[law.in_axis]
+
+    def index(axis: int) -> Any:
+        view = [1] * ndim
+        view[axis] = shape[axis]
+        return xp.reshape(xp.arange(shape[axis], device=device), tuple(view))
+
+    out, in_ = index(law.out_axis), index(law.in_axis)
+    mask: Any = None
+    for axis in range(ndim):
+        if axis not in (law.in_axis, law.out_axis):
+            centre = (shape[axis] - 1) // 2 if law.low_centre else shape[axis] // 2
+            tap = index(axis) == centre
+            mask = tap if mask is None else mask & tap
+    zeros = xp.zeros(shape, dtype=dtype, device=device)
+    if rows <= cols:  # the partial identity I*
+        ones = out == in_
+        mask = ones if mask is None else mask & ones
+        return xp.where(mask, xp.full(shape, law.gain, dtype=dtype, device=device), zeros)
+    # Sylvester's H_m[o, i] = (−1)^popcount(o & i): fold the bits of o & i onto bit 0 (o < 2^m ≤ 2^63).
+    bits = xp.bitwise_and(out, in_)
+    shift = 1
+    while shift < rows.bit_length():
+        bits = xp.bitwise_xor(bits, xp.bitwise_right_shift(bits, shift))
+        shift *= 2
+    odd = xp.bitwise_and(bits, 1) == 1
+    c = law.gain * zer_o_scale(rows)
+    signed = xp.where(
+        odd, xp.full(shape, -c, dtype=dtype, device=device), xp.full(shape, c, dtype=dtype, device=device)
+    )
+    return signed if mask is None else xp.where(mask, signed, zeros)
 
 
 def tail_proposal(lower: float, upper: float) -> str:

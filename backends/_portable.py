@@ -53,10 +53,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._laws import Constant, Dirac, Identity, Normal, Orthogonal, TruncatedNormal, Uniform, ZerO
 from winit._schemes import Plan
 
-from ._common import MAX_SEED, check_fits, check_seed, clamp_support, dirac, dtype_name, identity, orthogonal
+from ._common import (
+    MAX_SEED,
+    check_fits,
+    check_seed,
+    clamp_support,
+    dirac,
+    dtype_name,
+    identity,
+    orthogonal,
+    zer_o,
+)
 from ._philox import MASK32, InPlaceWords, NarrowWordArithmetic, PhiloxBuffers, WordArithmetic, philox4x32
 from ._tail import QuantileConstants, check_window_fits, normal_quantile, tail_window
 
@@ -1174,6 +1184,8 @@ def realize_block(
         return _slice(identity(adapter, shape, law, native, device), block, shape)
     if isinstance(law, Dirac):
         return _slice(dirac(adapter, shape, law, native, device), block, shape)
+    if isinstance(law, ZerO):
+        return _slice(zer_o(adapter, shape, law, native, device), block, shape)
     if isinstance(law, Orthogonal) and axis != 0 and parent != shape:
         raise ValueError(
             "a portable orthogonal piece must be a block of rows (axis 0); "

@@ -23,7 +23,7 @@ README = REPO / "README.md"
 CI_SCRIPT = REPO / ".ci" / "run"
 #: frameworks and optional tools that ``import winit`` must leave alone (each adapter imports its own).
 HEAVY = ("torch", "tensorflow", "jax", "jaxlib", "keras", "flax", "scipy", "rich", "matplotlib")
-EXTRAS = {"torch", "tensorflow", "jax", "keras", "flax", "cli", "all", "test"}
+EXTRAS = {"torch", "tensorflow", "jax", "keras", "flax", "cli", "all", "docs", "test"}
 
 
 def setup_commands() -> list[str]:

@@ -419,9 +419,11 @@ def test_cli_explain_model_with_a_recipe_and_sizes() -> None:
         "base_width=8",
     ]
     assert main(args, out=out) == 0
-    rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()[3:]}
-    assert rows["transformer.h.0.attn.c_attn.weight[q]"][3] == "zeros"  # mup's zero query
-    assert rows["transformer.h.0.mlp.c_fc.weight"][-1] == f"{0.02 / 2:.4g}"  # σ₀ / √(32 / 8)
+    lines = out.getvalue().splitlines()
+    header = lines[1].split()
+    rows = {line.split()[0]: dict(zip(header, line.split(), strict=False)) for line in lines[3:]}
+    assert rows["transformer.h.0.attn.c_attn.weight[q]"]["scheme"] == "zeros"  # mup's zero query
+    assert rows["transformer.h.0.mlp.c_fc.weight"]["std"] == f"{0.02 / 2:.4g}"  # σ₀ / √(32 / 8)
     errors = io.StringIO()
     assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--recipe", "mup"], out=errors) == 2
     assert main(["explain-model", "tests.test_torch_roles:tiny_gpt2", "--size", "L=4"], out=errors) == 2

@@ -18,7 +18,7 @@ from torch.nn.modules.conv import _ConvTransposeNd
 from torch.nn.modules.rnn import RNNBase, RNNCellBase
 
 from winit._fans import fans, resolve_axes
-from winit._model_plan import Param, _law, _streams, agreed, infer_sizes
+from winit._model_plan import Param, _law, _streams, agreed, infer_sizes, lr_multiplier
 from winit._recipe_catalogue import TORCH
 from winit._recipes import CONTEXT_NAMES, Recipe, RoleLaw
 from winit._roles import KEEP, Role
@@ -149,8 +149,11 @@ def _draft(owner: Owner, param: Tensor, slot: Slot, slots: Mapping[tuple[int, st
         return _Draft(owner, param, slot, role, layout, cuts, gates > 1, weight, module.hidden_size)
     if isinstance(module, nn.MultiheadAttention) and attr in ("in_proj_weight", "in_proj_bias"):
         return _Draft(owner, param, slot, role, layout, _even(shape, _QKV), False, weight)
-    if slot.blocks:
-        return _Draft(owner, param, slot, role, layout, _blocks(shape, slot.blocks, slot.axis), False, weight)
+    if (
+        slot.blocks
+    ):  # fused q/k/v: three projections of their own; fused gate/up: one layer's two gates (Keras, Flax)
+        gated = slot.blocks[0][0] == "gate"
+        return _Draft(owner, param, slot, role, layout, _blocks(shape, slot.blocks, slot.axis), gated, weight)
     if isinstance(module, nn.MultiheadAttention) and attr in (
         "q_proj_weight",
         "k_proj_weight",
@@ -159,7 +162,7 @@ def _draft(owner: Owner, param: Tensor, slot: Slot, slots: Mapping[tuple[int, st
         whole = [_Cut("", attr[0], shape)]  # kdim/vdim != embed_dim: q, k and v stored apart
     owner_slot = slots.get(weight)
     if weight != (id(module), attr) and owner_slot is not None:
-        if owner_slot.blocks and shape:  # the bias of a fused q/k/v or gate/up weight: the same blocks
+        if owner_slot.blocks and owner_slot.blocks[0][0] != "gate" and shape:  # a fused q/k/v bias: q, k, v
             total = sum(size for _, size in owner_slot.blocks)
             axes = [i for i, n in enumerate(shape) if n == total]
             if axes:
@@ -218,17 +221,22 @@ def _stream_params(drafts: list[_Draft]) -> list[list[Param]]:
     def tensor(draft: _Draft) -> str:
         return _TENSOR.get(draft.role, "weight")
 
+    def named(draft: _Draft, cut: _Cut) -> str:
+        """The part a stream names: q/k/v (separate layers in Keras and Flax); not gates, not separate gate/up
+        Linears (Keras and Flax count those as mlp_in#0, mlp_in#1)."""
+        return "" if draft.gated or cut.part in ("gate", "up") else cut.part
+
     for draft in drafts:  # weights first: a bias joins its weight's unit whatever the order of definition
         if tensor(draft) == "weight":
             for cut in draft.cuts[:1] if draft.gated else draft.cuts:
-                unit((draft.weight, "" if draft.gated else cut.part), "weight")
+                unit((draft.weight, named(draft, cut)), "weight")
     out = []
     for draft in drafts:
         kind, module = tensor(draft), draft.owner.module
         cuts = draft.cuts[:1] if draft.gated else draft.cuts
         params = []
         for cut in cuts:
-            part = "" if draft.gated else cut.part
+            part = named(draft, cut)
             if kind in ("scale", "offset"):
                 index = unit((id(module), "norm"), kind)
             else:
@@ -322,7 +330,7 @@ def recipe_pieces(
                 memo not in resolved
             ):  # the same law with the same sizes recurs in every block: resolve it once
                 try:
-                    lr = source[1].lr_multiplier(source[0].context(**local)) if source else 1.0
+                    lr = lr_multiplier(recipe, TORCH, role, part, local)
                     resolved[memo] = (_law(recipe, TORCH, role, part, local), lr)
                 except ValueError as error:
                     raise ValueError(

@@ -36,7 +36,8 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from winit import _flax_jax as _jx
 from winit._fans import AxisSpec, _axes, fans
 from winit._flax_model import init_, init_params
-from winit._laws import Constant, Dirac, Identity
+from winit._laws import Constant, Dirac, Identity, ZerO
+from winit._mup import lr_multipliers
 from winit._registry import get
 from winit._schemes import Scheme
 from winit._validate import choice, integer, real, shape_tuple
@@ -62,6 +63,7 @@ __all__ = [
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "lr_multipliers",
     "normal",
     "ones",
     "ones_init",
@@ -71,6 +73,7 @@ __all__ = [
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "zer_o",
     "zeros",
     "zeros_init",
 ]
@@ -78,7 +81,7 @@ __all__ = [
 #: the flax layout's default in/out axes, i.e. jax.nn.initializers' in_axis=-2, out_axis=-1.
 _IN_AXIS, _OUT_AXIS = -2, -1
 #: laws that draw no random numbers, so a missing key is harmless (jax's zeros/ones/constant ignore it).
-_KEYLESS = (Constant, Identity, Dirac)
+_KEYLESS = (Constant, Identity, Dirac, ZerO)
 
 
 class Initializer(Protocol):
@@ -506,6 +509,13 @@ def dirac(
     """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none)."""
     spec = get("dirac").with_(groups=groups, gain=gain)
     return _build(spec, "dirac", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
+
+
+def zer_o(
+    gain: float = 1.0, in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, dtype: Any = None
+) -> Initializer:
+    """ZerO: gain·I* if out ≤ in, else gain·2^(−(m−1)/2)·H_m[:out, :in] at a kernel's centre tap (JAX has none)."""
+    return _build(get("zer_o").with_(gain=gain), "zer_o", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
 
 
 _ZEROS = _build(get("zeros"), "zeros", jax_law=_jx.constant(0))

@@ -56,6 +56,7 @@ __all__ = [
     "TruncatedNormal",
     "VarianceScaling",
     "WinitInitializer",
+    "ZerO",
     "Zeros",
     "constant",
     "dirac",
@@ -74,6 +75,7 @@ __all__ = [
     "random_uniform",
     "truncated_normal",
     "variance_scaling",
+    "zer_o",
     "zeros",
 ]
 
@@ -272,6 +274,20 @@ class Identity(WinitInitializer):
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
+
+
+@_serializable
+class ZerO(Identity):
+    """ZerO (Zhao et al. 2022): gain·partial identity if out ≤ in, else gain·c·Hadamard; kernels at the centre tap."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+        self._scheme = get_scheme("zer_o").with_(gain=gain)
+
+    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
+        if _kb.building_depthwise_kernel():  # (*k, in, multiplier) is not an (in, out) matrix per tap
+            raise ValueError(f"ZerO on a depthwise kernel {dims} is not defined; use Dirac() there")
+        return self._scheme
 
 
 @_serializable
@@ -529,7 +545,7 @@ class Orthogonal(_Seeded):
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
 # keras.initializers also exports every class under its snake_case name
-constant, dirac, identity, ones, zeros = Constant, Dirac, Identity, Ones, Zeros
+constant, dirac, identity, ones, zeros, zer_o = Constant, Dirac, Identity, Ones, Zeros, ZerO
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 variance_scaling, glorot_normal, glorot_uniform = VarianceScaling, GlorotNormal, GlorotUniform
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
@@ -537,7 +553,7 @@ orthogonal = Orthogonal
 
 _CLASSES: Final[tuple[type[WinitInitializer], ...]] = (
     Zeros, Ones, Constant, Identity, Dirac, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, ZerO,
 )  # fmt: skip
 
 

@@ -48,6 +48,7 @@ from torch.overrides import handle_torch_function, has_torch_function_variadic
 
 from winit._gains import calculate_gain as _calculate_gain
 from winit._lsuv import LSUVReport, lsuv_
+from winit._mup import param_groups
 from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Scheme
@@ -92,6 +93,7 @@ __all__ = [
     "ones_",
     "orthogonal",
     "orthogonal_",
+    "param_groups",
     "sparse",
     "sparse_",
     "trunc_normal_",
@@ -102,6 +104,7 @@ __all__ = [
     "xavier_normal_",
     "xavier_uniform",
     "xavier_uniform_",
+    "zer_o_",
     "zeros_",
 ]
 
@@ -373,6 +376,12 @@ def eye_(tensor: Tensor) -> Tensor:
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill the 3-5-D ``tensor`` with 1 at the kernel centre where out % (out/groups) == in (scheme ``dirac``)."""
     return _apply(tensor, get("dirac").with_(groups=groups), None)
+
+
+@_honours_torch_function
+def zer_o_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Fill ``tensor`` with ZerO: gain·I* if out ≤ in, else gain·2^(−(m−1)/2)·H_m[:out, :in]; conv at the centre tap."""
+    return _apply(tensor, get("zer_o").with_(gain=gain), None)
 
 
 @_honours_torch_function
