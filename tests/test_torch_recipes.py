@@ -485,3 +485,31 @@ def test_query_found_by_names_when_they_all_say_so_else_by_order(
     for name in names:
         expected = (d * 8) ** -0.5 if name == query else d**-0.5
         assert report[f"1.1.{name}.weight"].std == pytest.approx(expected), name
+
+
+def test_fused_gate_up_is_one_layers_gates_with_the_streams_keras_and_flax_use() -> None:
+    """A fused gate_up Linear: blocks gate, up, each its law, streams ``block{ℓ}/mlp_in#0/weight[gate|up]`` (the
+    names tests/test_flax_model.py checks for nnx); its bias stays whole, as Keras' and Flax's."""
+    from winit._roles import canonical_stream
+
+    d, d_ff = 32, 48
+
+    class Swiglu(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.MultiheadAttention(d, 4, batch_first=True)
+            self.gate_up = nn.Linear(d, 2 * d_ff)
+            self.down = nn.Linear(d_ff, d, bias=False)
+
+    model = nn.Sequential(nn.ModuleList([Swiglu(), Swiglu()]), nn.Linear(d, 10))
+    _, report = wt.init_(model, recipe="torchtitan", seed=0, rng="portable")
+    rows = [row for row in report if row.role == "mlp_in"]
+    assert [(row.name, row.part) for row in rows] == [
+        (f"0.{b}.gate_up.weight", part) for b in range(2) for part in ("gate", "up")
+    ]
+    assert [row.std for row in rows] == pytest.approx([0.02, 0.02 / math.sqrt(2), 0.02, 0.02 / 2], rel=1e-12)
+    assert "0.1.gate_up.bias" in report and "0.1.gate_up.bias[up]" not in report
+    law = winit.recipe("torchtitan").law("mlp_in", "up", L=2, l=1)
+    stream = canonical_stream("mlp_in", block=1) + "[up]"
+    up = winit.init(law, (d_ff, d), backend="torch", seed=0, rng="portable", stream=stream, layout="torch")
+    torch.testing.assert_close(model[0][1].gate_up.weight[d_ff:].detach(), up, rtol=0, atol=0)
