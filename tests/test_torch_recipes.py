@@ -152,6 +152,7 @@ def test_portable_recipe_gives_the_weights_flax_and_keras_give(
             other, theirs = rows[name]
             assert (other.role, other.scheme) == (row.role, row.scheme), (framework, row.key)
             assert other.std == pytest.approx(row.std, rel=1e-12, abs=0), (framework, row.key)
+            assert other.lr_multiplier == pytest.approx(row.lr_multiplier, rel=1e-12), (framework, row.key)
             assert mine.shape == theirs.shape, (framework, row.key)
             if row.scheme != "random_normal" and row.scheme != "truncated_normal":
                 np.testing.assert_array_equal(mine, theirs, err_msg=f"{framework} {row.key}")
