@@ -295,7 +295,8 @@ def test_torch_init_recipe_mup_feeds_param_groups() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.embed = nn.Embedding(50, 32)
-            self.block = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+            layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+            self.block = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)  # a stack: blocks
             self.head = nn.Linear(32, 50)
 
     model = Model()
@@ -305,7 +306,7 @@ def test_torch_init_recipe_mup_feeds_param_groups() -> None:
     groups = wt.param_groups(model, report, 1e-2)
     by_id = {id(p): g["lr"] for g in groups for p in g["params"]}
     assert len(by_id) == sum(1 for _ in model.parameters())
-    assert by_id[id(model.block.linear1.weight)] == pytest.approx(0.25e-2)
+    assert by_id[id(model.block.layers[0].linear1.weight)] == pytest.approx(0.25e-2)
     assert by_id[id(model.embed.weight)] == pytest.approx(1e-2)
     torch.optim.Adam(groups)
 

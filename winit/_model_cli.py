@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from winit._table import console
@@ -28,10 +29,30 @@ def _load(spec: str) -> Any:
     return target
 
 
+def _size(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"--size expects NAME=NUMBER (e.g. base_width=128), got {text!r}") from None
+
+
 def run_explain_model(
-    out: TextIO, factory: str, *, scheme: str | None = None, nonlinearity: str = "relu", plain: bool = False
+    out: TextIO,
+    factory: str,
+    *,
+    scheme: str | None = None,
+    nonlinearity: str = "relu",
+    plain: bool = False,
+    recipe: str | None = None,
+    sizes: Sequence[str] = (),
 ) -> int:
-    """``winit explain-model``: print the report of ``factory``'s model, built on meta, to ``out``; 2 on a bad value."""
+    """``winit explain-model``: print the report of ``factory``'s model, built on meta, to ``out``; 2 on a bad value.
+
+    ``recipe``: laws by role from that recipe; ``sizes``: ``NAME=NUMBER`` texts (model sizes, recipe constants).
+    """
     try:
         import torch
 
@@ -40,7 +61,10 @@ def run_explain_model(
         build = _load(factory)
         with torch.device("meta"):
             model = build()
-        report = explain_model(model, scheme, nonlinearity=nonlinearity)
+        given: dict[str, Any] = dict(_size(text) for text in sizes)
+        report = explain_model(
+            model, scheme, nonlinearity=nonlinearity, recipe=recipe, **given
+        )  # without a recipe, a size is refused by name
     except (ValueError, TypeError, ImportError, AttributeError) as error:
         print(f"winit explain-model: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -137,6 +137,22 @@ GPT2: Final = Recipe(
     ),
 )  # fmt: skip
 
+BERT: Final = Recipe(
+    "bert",
+    "BERT / HF transformers' default _init_weights: N(0, σ₀) for every Linear and Embedding, no depth scaling",
+    {
+        **_NEUTRAL,
+        **_every(_normal("sigma0", "initializer_range")),
+        Role.EMBEDDING: _normal("sigma0", "padding row 0"),
+        Role.POSITIONAL: _normal("sigma0"),
+    },
+    constants={"sigma0": 0.02},
+    sources=(
+        "transformers modeling_utils.py PreTrainedModel._init_weights; models/bert/modeling_bert.py",
+        "google-research/bert modeling.py create_initializer (truncated normal 0.02 in the TF original)",
+    ),
+)  # fmt: skip
+
 _DEPTH_STD: Final = "sigma0 / sqrt(2 * (l + 1)) if depth_init else sigma0 / sqrt(2 * L)"
 TORCHTITAN: Final = Recipe(
     "torchtitan",
@@ -318,6 +334,6 @@ MUP: Final = Recipe(
 
 RECIPES: Final[dict[str, Recipe]] = {
     recipe.name: recipe
-    for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
+    for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, BERT, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
                    DEEPNET, REZERO, FIXUP, ZERO, MUP)
 }  # fmt: skip

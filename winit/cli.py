@@ -123,8 +123,9 @@ def _explain_model(args: argparse.Namespace, out: TextIO) -> int:
     from winit._model_cli import run_explain_model  # imports torch when it runs
 
     return run_explain_model(
-        out, args.factory, scheme=args.scheme, nonlinearity=args.nonlinearity, plain=args.plain
-    )
+        out, args.factory, scheme=args.scheme, nonlinearity=args.nonlinearity, plain=args.plain,
+        recipe=args.recipe, sizes=args.size,
+    )  # fmt: skip
 
 
 # -- the parser ------------------------------------------------------------------------------------------------
@@ -258,11 +259,17 @@ def _add_explain_model(commands: Any) -> None:
             "Import FACTORY (module:callable, called with no arguments, returning a torch.nn.Module), build it "
             "on the meta device and print the report winit.torch.init_ would give, without allocating it."
         ),
-        epilog="example: winit explain-model mypkg.models:tiny_gpt --nonlinearity gelu",
+        epilog="examples: winit explain-model mypkg.models:tiny_gpt --nonlinearity gelu; "
+        "winit explain-model mypkg.models:tiny_gpt --recipe mup --size base_width=64",
     )
     cmd.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. mypkg.models:build")
     cmd.add_argument("--scheme", default=None, help="one scheme for every weight matrix (default: by role)")
     cmd.add_argument("--nonlinearity", default="relu", help="for the by-nonlinearity roles (default: relu)")
+    cmd.add_argument("--recipe", default=None, help="laws by role from a recipe (winit.recipes()), e.g. gpt2")
+    cmd.add_argument(
+        "--size", action="append", default=[], metavar="NAME=VALUE",
+        help="a size or recipe constant, e.g. --size base_width=128 (repeatable)",
+    )  # fmt: skip
     _plain(cmd)
     cmd.set_defaults(handler=_explain_model)
 
