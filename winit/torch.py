@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from winit._gains import calculate_gain as _calculate_gain
 from winit._lsuv import LSUVReport, lsuv_
+from winit._mup import param_groups
 from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Scheme
@@ -74,6 +75,7 @@ __all__ = [
     "ones_",
     "orthogonal",
     "orthogonal_",
+    "param_groups",
     "sparse",
     "sparse_",
     "trunc_normal_",
