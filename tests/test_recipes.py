@@ -75,6 +75,13 @@ def test_olmo_neox_deepnet_mup_formulas() -> None:
     beta = (8 * 18) ** -0.25
     assert deepnet.law(Role.ATTENTION_QKV, "v", L=18).gain == pytest.approx(beta)
     assert deepnet.law(Role.ATTENTION_QKV, "q", L=18).gain == 1.0
+    tfixup = winit.recipe("tfixup")  # Huang et al. 2020, Algorithm 1
+    assert tfixup.law(Role.ATTENTION_QKV, "v", L=6).gain == pytest.approx((9 * 6) ** -0.25)
+    assert tfixup.law(Role.MLP_OUT, L=6, decoder=False).gain == pytest.approx(0.67 * 6**-0.25)
+    assert tfixup.law(Role.ATTENTION_QKV, "k", L=6).gain == 1.0
+    assert tfixup.law(Role.EMBEDDING, d=512, L=6).stddev == pytest.approx(512**-0.5 * 54**-0.25)
+    assert tfixup.law(Role.EMBEDDING, d=512, L=6, decoder=False).stddev == pytest.approx(512**-0.5)
+    assert tfixup.law(Role.MLP_IN, L=6).name == "glorot_uniform"
     mup = winit.recipe("mup")
     context = mup.context(width_mult=8.0)
     assert mup.role_law(Role.MLP_IN).lr_multiplier(context) == pytest.approx(1 / 8)

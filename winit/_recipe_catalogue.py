@@ -235,6 +235,32 @@ T5: Final = Recipe(
     sources=("transformers models/t5/modeling_t5.py T5PreTrainedModel._init_weights (Mesh-TF attention.py)",),
 )  # fmt: skip
 
+#: T-Fixup's scale on v, out and MLP weights: (9L)^-¼ in a decoder (L its layers), 0.67·L^-¼ in an encoder.
+_TFIXUP_SCALE: Final = "(9 * L) ** -0.25 if decoder else 0.67 * L ** -0.25"
+TFIXUP: Final = Recipe(
+    "tfixup",
+    "T-Fixup (no LayerNorm, no warm-up): Xavier uniform, embeddings N(0, d^-1); v, out and MLP scaled by "
+    "(9L)^-¼ (decoder, with its embeddings) or 0.67·L^-¼ (encoder: decoder=False)",
+    {
+        **_NEUTRAL,
+        **_every(RoleLaw("glorot_uniform")),
+        (Role.ATTENTION_QKV, "q"): RoleLaw("glorot_uniform", note="step 1: Xavier, unscaled"),
+        (Role.ATTENTION_QKV, "k"): RoleLaw("glorot_uniform", note="step 1: Xavier, unscaled"),
+        (Role.ATTENTION_QKV, "v"): RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: v scaled"),
+        Role.ATTENTION_OUT: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: w (out) scaled"),
+        Role.MLP_IN: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: MLP weights scaled"),
+        Role.MLP_OUT: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: MLP weights scaled"),
+        Role.EMBEDDING: _normal("d ** -0.5 * ((9 * L) ** -0.25 if decoder else 1)",
+                                "step 1: N(0, d^-1) (std d^-½); step 2: × (9L)^-¼ in a decoder"),
+        Role.POSITIONAL: _normal("d ** -0.5 * ((9 * L) ** -0.25 if decoder else 1)", "as the token embedding"),
+    },
+    constants={"decoder": True},
+    sources=(
+        "Huang, Perez, Ba & Volkovs 2020, Improving Transformer Optimization Through Better Initialization "
+        "(ICML; T-Fixup) Algorithm 1",
+    ),
+)  # fmt: skip
+
 DEEPNET: Final = Recipe(
     "deepnet",
     "DeepNet / DeepNorm (encoder-only or decoder-only): Xavier normal, gain β = (8L)^-¼ on v, out and MLP",
@@ -335,5 +361,5 @@ MUP: Final = Recipe(
 RECIPES: Final[dict[str, Recipe]] = {
     recipe.name: recipe
     for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, BERT, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
-                   DEEPNET, REZERO, FIXUP, ZERO, MUP)
+                   DEEPNET, TFIXUP, REZERO, FIXUP, ZERO, MUP)
 }  # fmt: skip
