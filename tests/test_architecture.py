@@ -22,13 +22,6 @@ import pytest
 REPO: Final = Path(__file__).resolve().parent.parent
 PACKAGES: Final = {"winit": REPO / "winit", "winit.backends": REPO / "backends"}
 MAX_LINES: Final = 600
-#: modules allowed past MAX_LINES for now, and why; each entry names who is cutting it down.
-LONG_MODULES: Final[dict[str, str]] = {
-    "winit/torch.py": "the torch front door; its 18 dispatch blocks become one decorator (issue 15, helper F1)",
-    "winit/_schemes.py": "637 after the docstring examples (278020a) and ZerO; the composition split of issue 15",
-    "winit/keras.py": "613 after ZerO; its module docstring moves to docs/ and a generic initializer (issue 15)",
-    "winit/diagnose.py": "605 after the docstring examples (278020a); one table renderer for it and _report (issue 15)",
-}
 ADAPTERS: Final = ("numpy", "torch", "tensorflow", "jax")
 FRAMEWORKS: Final = ("torch", "tensorflow", "jax", "jaxlib", "array_api_compat", "keras", "flax")
 
@@ -192,16 +185,13 @@ def test_no_backend_is_named_outside_its_adapter() -> None:
 
 
 def test_modules_stay_readable() -> None:
-    """No module of winit/ or backends/ past MAX_LINES lines, but the listed ones (each with its reason)."""
-    too_long = {}
-    for path in MODULES.values():
-        name = path.relative_to(REPO).as_posix()
-        lines = len(path.read_text().splitlines())
-        if lines > MAX_LINES and name not in LONG_MODULES:
-            too_long[name] = lines
-    assert not too_long, (
-        f"modules over {MAX_LINES} lines (split them, or list them in LONG_MODULES): {too_long}"
-    )
+    """No module of winit/ or backends/ past MAX_LINES lines: a longer one is split into private modules."""
+    too_long = {
+        path.relative_to(REPO).as_posix(): lines
+        for path in MODULES.values()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert not too_long, f"modules over {MAX_LINES} lines (split them): {too_long}"
 
 
 def test_typing_stubs_mirror_the_backends() -> None:

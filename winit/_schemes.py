@@ -10,18 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from winit._explain import plan_rows
 from winit._fans import AxisSpec, fans, layout_axes, resolve_axes
 from winit._laws import (
-    Constant,
     Dirac,
     Identity,
     Law,
-    Normal,
     Orthogonal,
-    TruncatedNormal,
     Uniform,
     ZerO,
-    zer_o_scale,
 )
 from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     DIST_TYPES,
@@ -552,35 +549,7 @@ class Plan:
             >>> winit.plan("he_normal", (4, 3)).explain_rows()[-1]
             ('law', 'N(mean=0, std=0.816497)')
         """
-        s = self.scheme
-        rows = [
-            ("scheme", f"{s.name}: {s.description}"),
-            ("shape", f"{self.shape} (layout {self.layout})"),
-            ("fans", f"fan_in = {self.fan_in}, fan_out = {self.fan_out}"),
-            s.gain_rule.explain(),
-        ]
-        if s.multiplier != 1.0:
-            rows.append(s.post.explain())
-        if s.fans is not None and s.variance is not None:
-            fan = s.fans.fan(self.fan_in, self.fan_out)
-            rows.append(s.fans.explain(self.fan_in, self.fan_out))
-            rows.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
-            rows.append(("bound", f"√3·std = {self.bound:.6g}"))
-            if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
-                rows.append(
-                    UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
-                )
-            if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
-                sigma_row = s.dist.explain(self.std, self.law.sigma)
-                if sigma_row:
-                    rows.append(sigma_row)
-        else:
-            rows.append(("std", f"{self.std:.6g}"))
-            rows.append(("bound", f"{self.bound:.6g}"))
-            if isinstance(self.law, ZerO):
-                rows.append(_explain_zer_o(self.law, self.shape))
-        rows.append(("law", _describe_law(self.law)))
-        return tuple(rows)
+        return plan_rows(self)
 
     def explain(self) -> str:
         """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece).
@@ -599,39 +568,3 @@ class Plan:
             law      U[-0.632456, 0.632456)
         """
         return "\n".join(f"{label:<8} {text}" for label, text in self.explain_rows())
-
-
-def _explain_zer_o(law: ZerO, shape: tuple[int, ...]) -> ExplainRow:
-    """``(zer_o, out ≤ in: partial identity)`` or ``(zer_o, out > in: c = 2^(−(m−1)/2) = …)`` for this shape."""
-    out, in_ = shape[law.out_axis], shape[law.in_axis]
-    if out <= in_:
-        return ("zer_o", f"out = {out} ≤ in = {in_}: partial identity (ones where out index = in index)")
-    m = max(out - 1, 1).bit_length()
-    return (
-        "zer_o",
-        f"out = {out} > in = {in_}: c·H_{m}[:out, :in], m = ⌈log₂ {out}⌉ = {m}, "
-        f"c = 2^(−({m}−1)/2) = {zer_o_scale(out):.6g}",
-    )
-
-
-def _describe_law(law: Law) -> str:
-    if isinstance(law, Constant):
-        return f"every element = {law.value:g}"
-    if isinstance(law, Uniform):
-        return f"U[{law.low:.6g}, {law.high:.6g})"
-    if isinstance(law, Normal):
-        return f"N(mean={law.mean:g}, std={law.sigma:.6g})"
-    if isinstance(law, TruncatedNormal):
-        lo, hi = law.mean + law.lower * law.sigma, law.mean + law.upper * law.sigma
-        window = f"[{lo:.6g}, {hi:.6g}] ({law.lower:g}σ, {law.upper:g}σ)"
-        return f"N(mean={law.mean:g}, σ={law.sigma:.6g}) truncated to {window}"
-    if isinstance(law, Orthogonal):
-        return (
-            f"{law.gain:g}·Q, Q Haar orthogonal with axis {law.out_axis} as rows "
-            "(QR of a Gaussian, sign of diag(R))"
-        )
-    if isinstance(law, Identity):
-        return f"{law.gain:g}·I"
-    if isinstance(law, ZerO):
-        return f"{law.gain:g}·ZerO: partial identity if out ≤ in, else c·H[:out, :in] (c = 2^(−(⌈log₂ out⌉−1)/2))"
-    return f"{law.gain:g} at the kernel centre, out_channel % (out/{law.groups}) == in_channel"

@@ -198,6 +198,61 @@ class _KaimingInit(Protocol):
     ) -> Tensor: ...  # fmt: skip
 
 
+#: the Args lines the families' docstrings share (their ``{args}``).
+_DRAW_ARGS = """generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+            winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md)."""
+_TENSOR_ARGS = "tensor: the tensor filled in place; fans from the torch layout ``(out, in, *kernel)``."
+_GAIN_ARGS = f"""Args:
+        {_TENSOR_ARGS}
+        gain: the factor on the std (see :func:`calculate_gain`).
+        {_DRAW_ARGS}"""
+_KAIMING_ARGS = f"""Args:
+        {_TENSOR_ARGS}
+        a: leaky_relu's negative slope (read for ``nonlinearity="leaky_relu"`` only).
+        mode: ``"fan_in"`` keeps the forward pass's variance, ``"fan_out"`` the backward pass's.
+        nonlinearity: the activation after this layer (see :func:`calculate_gain`).
+        {_DRAW_ARGS}"""
+
+
+def _named(function: _F, name: str, doc: str, args: str) -> _F:
+    """``function`` named ``name``, dispatching, its docstring ``doc`` with the family's ``args`` filled in."""
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "winit.torch"  # where it is found: its doctests, pickle and repr look it up there
+    function.__doc__ = doc.replace("    {args}", "    " + args)
+    return _honours_torch_function(function)
+
+
+def _gain_init(
+    name: str, scheme: str, doc: str, default: float = 1.0, torch_zero: Callable[..., Tensor] | None = None
+) -> _GainInit:
+    """``name(tensor, gain, generator)``: winit ``scheme`` with ``gain``; gain=0 goes to ``torch_zero``."""
+
+    def gain_init(
+        tensor: Tensor, gain: float = default, generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor:  # fmt: skip
+        portable = _draw(rng, seed, stream, generator)
+        if torch_zero is not None and _zero_gain(gain):
+            return _gain_zero(torch_zero, tensor, generator, portable)
+        return _apply(tensor, get(scheme).with_(gain=gain), generator, portable=portable)
+
+    return _named(gain_init, name, doc, _GAIN_ARGS)
+
+
+def _kaiming_init(name: str, scheme: str, doc: str) -> _KaimingInit:
+    """``name(tensor, a, mode, nonlinearity, generator)``: winit ``scheme`` with torch's gain for them."""
+
+    def kaiming_init(
+        tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+        generator: torch.Generator | None = None, *,
+        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
+    ) -> Tensor:  # fmt: skip
+        portable = _draw(rng, seed, stream, generator)
+        return _apply(tensor, _kaiming(scheme, a, mode, nonlinearity), generator, portable=portable)
+
+    return _named(kaiming_init, name, doc, _KAIMING_ARGS)
+
+
 def _deprecated(function: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """torch.nn.init's old name for ``function`` (without the trailing _), with torch's FutureWarning."""
     new_name = function.__name__

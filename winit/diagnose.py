@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from winit import _diagnose_torch as _dt
 from winit._table import rich_table as _rich_table
 from winit._table import text_table
 
@@ -422,34 +423,6 @@ def diagnosis(
 
 
 # -- torch: hooks on every leaf module ------------------------------------------------------------------------
-#: torch module class name → the activation whose saturation or dead units its output is measured for.
-_TORCH_ACTIVATIONS: Final = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu", "ReLU6": "relu"}
-#: layers whose units are features on the last axis (everything else ≥ 3-D is channels-first, axis 1).
-_TORCH_LAST_AXIS: Final = ("Linear", "Bilinear", "Embedding", "EmbeddingBag", "LayerNorm", "RMSNorm")
-#: element-wise layers: their units are the units of whatever produced their input.
-_TORCH_ELEMENTWISE: Final = (
-    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
-    "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-    "AlphaDropout", "Identity",
-)  # fmt: skip
-
-
-def _first_tensor(value: Any, torch: Any, *, floating: bool = False) -> Any:
-    """The first tensor in ``value`` (a tensor, or a tuple/list/dict holding some); None if there is none."""
-    if isinstance(value, torch.Tensor):
-        return value if not floating or value.is_floating_point() else None
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
-    for item in items:
-        found = _first_tensor(item, torch, floating=floating)
-        if found is not None:
-            return found
-    return None
-
-
-def _tensor_std(tensor: Any) -> float:
-    return float(tensor.detach().double().std(correction=0)) if tensor.numel() else 0.0
-
-
 def diagnose_torch(
     model: torch.nn.Module,
     inputs: Any,
@@ -507,8 +480,8 @@ def diagnose_torch(
         args, kwargs = (), dict(inputs)
     else:
         args, kwargs = (tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)), {}
-    data = _first_tensor((args, kwargs), torch, floating=True)
-    input_std = _tensor_std(data) if data is not None else 1.0
+    data = _dt.first_tensor((args, kwargs), torch, floating=True)
+    input_std = _dt.tensor_std(data) if data is not None else 1.0
 
     # Statistics are taken inside the hooks: an in-place op after a layer (ReLU(inplace=True), a
     # residual `x += shortcut`) rewrites the very tensor the layer returned, so reading it after the
@@ -521,30 +494,25 @@ def diagnose_torch(
 
     def record_input(module: Any, hook_inputs: Any) -> None:
         # Before the module runs: an in-place module (ReLU(inplace=True)) overwrites its own input.
-        source = _first_tensor(hook_inputs, torch, floating=True)
-        source_stds.setdefault(id(module), []).append(input_std if source is None else _tensor_std(source))
+        source = _dt.first_tensor(hook_inputs, torch, floating=True)
+        source_stds.setdefault(id(module), []).append(input_std if source is None else _dt.tensor_std(source))
 
     def record(name: str) -> Callable[..., None]:
         def hook(module: Any, _hook_inputs: Any, output: Any) -> None:
             pending = source_stds.get(id(module))
             source_std = pending.pop() if pending else input_std
-            tensor = _first_tensor(output, torch, floating=True)
+            tensor = _dt.first_tensor(output, torch, floating=True)
             if tensor is None:
                 return
             counts[name] = counts.get(name, 0) + 1
             label = name if counts[name] == 1 else f"{name}#{counts[name]}"
             kind = type(module).__name__
             shape = tuple(tensor.shape)
-            if kind in _TORCH_LAST_AXIS or tensor.ndim <= 2:
-                unit_axis = -1
-            elif kind in _TORCH_ELEMENTWISE and axes and axes[-1][0] == shape:
-                unit_axis = axes[-1][1]
-            else:
-                unit_axis = 1
+            unit_axis = _dt.unit_axis(kind, shape, axes[-1] if axes else None)
             axes.append((shape, unit_axis))
             values = tensor.detach().float().cpu().numpy()
             stats = layer_stats(
-                label, kind, values, input_std=source_std, activation=_TORCH_ACTIVATIONS.get(kind),
+                label, kind, values, input_std=source_std, activation=_dt.ACTIVATIONS.get(kind),
                 unit_axis=unit_axis,
             )  # fmt: skip
             calls.append((stats, module))
@@ -567,7 +535,7 @@ def diagnose_torch(
         with torch.enable_grad():
             output = model(*args, **kwargs)
             if loss_fn is None:
-                result = _first_tensor(output, torch, floating=True)
+                result = _dt.first_tensor(output, torch, floating=True)
                 if result is None:
                     raise ValueError("the model returned no floating-point tensor; pass loss_fn=")
                 generator = torch.Generator(device=result.device).manual_seed(seed)

@@ -17,14 +17,14 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.flax needs JAX: pip install 'winit[flax]'") from error
 
 from winit import _flax_jax as _jx
-from winit._fans import AxisSpec, _axes, fans
+from winit._fans import AxisSpec, fans
+from winit._flax_args import _IN_AXIS, _OUT_AXIS, _float_dtype, _hyper, _plan_axes
 from winit._flax_model import init_, init_params
 from winit._laws import Constant, Dirac, Identity, ZerO
 from winit._mup import lr_multipliers
 from winit._registry import get
 from winit._schemes import Scheme
-from winit._validate import choice, integer, real, shape_tuple
-from winit.backends._common import FLOAT_DTYPES, dtype_name
+from winit._validate import choice, integer, shape_tuple
 from winit.backends._portable import draw_options
 from winit.backends._router import realize
 from winit.backends.jax import ADAPTER
@@ -62,8 +62,6 @@ __all__ = [
     "zeros_init",
 ]
 
-#: the flax layout's default in/out axes, i.e. jax.nn.initializers' in_axis=-2, out_axis=-1.
-_IN_AXIS, _OUT_AXIS = -2, -1
 #: laws that draw no random numbers, so a missing key is harmless (jax's zeros/ones/constant ignore it).
 _KEYLESS = (Constant, Identity, Dirac, ZerO)
 
@@ -74,66 +72,6 @@ class Initializer(Protocol):
     def __call__(
         self, key: Any, shape: Sequence[int], dtype: Any = ..., out_sharding: Any = None
     ) -> jax.Array: ...
-
-
-def _float_dtype(dtype: Any, complex_ok: bool = False) -> Any:
-    """``dtype`` as a floating (or, if ``complex_ok``, complex) JAX dtype; None is JAX's default float."""
-    if dtype is None:
-        return jax.dtypes.canonicalize_dtype(float)
-    accepted = ", ".join((*FLOAT_DTYPES, *(("complex64", "complex128") if complex_ok else ())))
-    try:
-        canonical = jnp.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(
-            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
-        ) from error
-    if complex_ok and _jx.is_complex(canonical):
-        if canonical != jax.dtypes.canonicalize_dtype(canonical):
-            raise TypeError(
-                "JAX gives complex128 only with 64-bit mode on: set JAX_ENABLE_X64=1 or "
-                "jax.config.update('jax_enable_x64', True) (winit will not hand back complex64 instead)"
-            )
-        return canonical
-    try:
-        dtype_name(canonical)
-    except TypeError as error:
-        raise TypeError(
-            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
-        ) from error
-    return canonical
-
-
-def _hyper(what: str, value: Any, **limits: bool) -> Any:
-    """A hyper-parameter: a Python real (checked, kept as given) or an array/tracer (JAX's formula takes it)."""
-    if _jx.is_array(value):
-        return value
-    real(what, value, **limits)  # TypeError/ValueError naming ``what``
-    return value
-
-
-def _plan_axes(
-    dims: tuple[int, ...], in_axis: AxisSpec, out_axis: AxisSpec, batch_axis: AxisSpec
-) -> dict[str, Any]:
-    """JAX's in/out/batch axes as the disjoint axes winit's fans take, giving the same fans."""
-    if (
-        isinstance(in_axis, int)
-        and isinstance(out_axis, int)
-        and (in_axis, out_axis) == (_IN_AXIS, _OUT_AXIS)
-    ):
-        # the flax layout's own axes; letting the layout pick them also gives 0-D/1-D shapes (biases)
-        # Keras' fans (1, 1)/(n, n) instead of an out-of-range -2
-        return {"in_axis": None, "out_axis": None, "batch_axis": batch_axis}
-    ins = _axes("in_axis", in_axis, len(dims), dims)
-    outs = _axes("out_axis", out_axis, len(dims), dims)
-    # JAX takes fan_in = Π(shape)/(Π out·Π batch), so an axis named both in and out counts in neither
-    # fan, like a batch axis; Flax's Embed default, variance_scaling(1, "fan_in", "normal", out_axis=0),
-    # relies on it.
-    shared = tuple(axis for axis in ins if axis in outs)
-    return {
-        "in_axis": tuple(axis for axis in ins if axis not in shared),
-        "out_axis": tuple(axis for axis in outs if axis not in shared),
-        "batch_axis": (*_axes("batch_axis", batch_axis, len(dims), dims), *shared),
-    }
 
 
 def _build(

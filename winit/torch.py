@@ -6,7 +6,7 @@ The portable draw (``rng="portable"``) and the deliberate differences from torch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TypeAlias
 
 try:
@@ -22,19 +22,15 @@ from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._schemes import Scheme
 from winit._torch_init import (
-    _F,
     InitArgumentError,
     _apply,
     _deprecated,
     _draw,
     _fill,
-    _gain_zero,
-    _GainInit,
+    _gain_init,
     _honours_torch_function,
-    _kaiming,
-    _KaimingInit,
+    _kaiming_init,
     _unbounded_trunc_normal,
-    _zero_gain,
     sparse_fill,
 )  # fmt: skip
 from winit._torch_meta import deferred_init
@@ -315,59 +311,6 @@ def zer_o_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         and Ones" (TMLR), Algorithm 1.
     """
     return _apply(tensor, get("zer_o").with_(gain=gain), None)
-
-
-_DRAW_ARGS = """generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
-            winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md)."""
-_TENSOR_ARGS = "tensor: the tensor filled in place; fans from the torch layout ``(out, in, *kernel)``."
-_GAIN_ARGS = f"""Args:
-        {_TENSOR_ARGS}
-        gain: the factor on the std (see :func:`calculate_gain`).
-        {_DRAW_ARGS}"""
-_KAIMING_ARGS = f"""Args:
-        {_TENSOR_ARGS}
-        a: leaky_relu's negative slope (read for ``nonlinearity="leaky_relu"`` only).
-        mode: ``"fan_in"`` keeps the forward pass's variance, ``"fan_out"`` the backward pass's.
-        nonlinearity: the activation after this layer (see :func:`calculate_gain`).
-        {_DRAW_ARGS}"""
-
-
-def _named(function: _F, name: str, doc: str, args: str) -> _F:
-    """``function`` named ``name``, dispatching, its docstring ``doc`` with the family's ``args`` filled in."""
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = doc.replace("    {args}", "    " + args)
-    return _honours_torch_function(function)
-
-
-def _gain_init(
-    name: str, scheme: str, doc: str, default: float = 1.0, torch_zero: Callable[..., Tensor] | None = None
-) -> _GainInit:
-    """``name(tensor, gain, generator)``: winit ``scheme`` with ``gain``; gain=0 goes to ``torch_zero``."""
-
-    def gain_init(
-        tensor: Tensor, gain: float = default, generator: torch.Generator | None = None, *,
-        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
-    ) -> Tensor:  # fmt: skip
-        portable = _draw(rng, seed, stream, generator)
-        if torch_zero is not None and _zero_gain(gain):
-            return _gain_zero(torch_zero, tensor, generator, portable)
-        return _apply(tensor, get(scheme).with_(gain=gain), generator, portable=portable)
-
-    return _named(gain_init, name, doc, _GAIN_ARGS)
-
-
-def _kaiming_init(name: str, scheme: str, doc: str) -> _KaimingInit:
-    """``name(tensor, a, mode, nonlinearity, generator)``: winit ``scheme`` with torch's gain for them."""
-
-    def kaiming_init(
-        tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
-        generator: torch.Generator | None = None, *,
-        rng: str = "native", seed: int | None = None, stream: int | str | None = None,
-    ) -> Tensor:  # fmt: skip
-        portable = _draw(rng, seed, stream, generator)
-        return _apply(tensor, _kaiming(scheme, a, mode, nonlinearity), generator, portable=portable)
-
-    return _named(kaiming_init, name, doc, _KAIMING_ARGS)
 
 
 xavier_uniform_ = _gain_init(
