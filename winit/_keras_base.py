@@ -177,7 +177,7 @@ _KEYLESS: Final = ("constant", "identity", "dirac")
 
 @_serializable
 class SchemeInitializer(_Seeded):
-    """winit ``scheme`` with ``params`` changed, in the Keras layout; what :func:`initializer` builds."""
+    """winit ``scheme`` with ``params`` changed, in the Keras layout; what :func:`winit.keras.initializer` builds."""
 
     __module__ = "winit.keras"  # its public home, as a .keras file records it
 

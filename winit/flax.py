@@ -153,13 +153,16 @@ def initializer(
     Args:
         scheme: a name from ``winit.schemes()`` (aliases too) or a :class:`winit.Scheme`, under winit's
             definition (``"he_normal"`` is the untruncated normal; :func:`he_normal` is JAX's truncated one).
-        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        in_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        out_axis: see ``in_axis``.
+        batch_axis: see ``in_axis``.
         dtype: the init's default dtype (None: JAX's default float).
-        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+        rng: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
             (a name or int id), the same numbers on every backend (docs/flax.md).
+        stream: see ``rng``.
         params: the scheme's parameters to change (``winit.get(scheme).parameters``).
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> w = wf.initializer("he_normal", mode="fan_out")(jax.random.key(0), (3, 3, 16, 64))
         >>> w.shape, round(float(w.std()) / (2 / (9 * 64)) ** 0.5, 1)
@@ -196,7 +199,7 @@ def ones_init() -> Initializer:
 def constant(value: Any, dtype: Any = None) -> Initializer:
     """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant.
 
-    Example:
+    Examples:
         >>> import winit.flax as wf
         >>> wf.constant(0.5)(None, (2, 2)).tolist()
         [[0.5, 0.5], [0.5, 0.5]]
@@ -213,7 +216,7 @@ def uniform(
 ) -> Initializer:
     """U[0, scale) (one-sided, as jax.nn.initializers.uniform).
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> w = wf.uniform(0.5)(jax.random.key(0), (64, 64))
         >>> bool(w.min() >= 0 and w.max() < 0.5)
@@ -231,7 +234,7 @@ def normal(
 ) -> Initializer:
     """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2).
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> round(float(wf.normal(0.02)(jax.random.key(0), (256, 256)).std()), 3)
         0.02
@@ -252,7 +255,7 @@ def truncated_normal(
 ) -> Initializer:
     """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers').
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> bool(abs(wf.truncated_normal(0.02)(jax.random.key(0), (128, 128))).max() <= 0.04)
         True
@@ -285,12 +288,15 @@ def variance_scaling(
         scale: the variance's numerator (2: He, 1: LeCun; with ``"fan_avg"`` 1: Glorot).
         mode: ``"fan_in"``, ``"fan_out"``, ``"fan_avg"`` or ``"fan_geo_avg"``.
         distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
-        in_axis, out_axis, batch_axis: the fan axes (default: the flax layout ``(*kernel, in, out)``).
+        in_axis: the fan axes (default: the flax layout ``(*kernel, in, out)``).
+        out_axis: see ``in_axis``.
+        batch_axis: see ``in_axis``.
         dtype: the init's default dtype (None: JAX's default float).
-        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+        rng: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
             (a name or int id), the same numbers on every backend (docs/flax.md).
+        stream: see ``rng``.
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> w = wf.variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 128))
         >>> round(float(w.std()) / (2 / 256) ** 0.5, 1)
@@ -361,11 +367,13 @@ def _variance_case(
     builder.__doc__ = f"""{doc}
 
     Args:
-        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        in_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        out_axis: see ``in_axis``.
+        batch_axis: see ``in_axis``.
         dtype: the init's default dtype (None: JAX's default float).
 {_DRAW_ARGS}
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> w = wf.{name}()(jax.random.key(0), (256, 128))
         >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
@@ -424,7 +432,7 @@ def orthogonal(
 ) -> Initializer:
     """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, winit.flax as wf
         >>> w = wf.orthogonal()(jax.random.key(0), (64, 32))
         >>> bool(jnp.allclose(w.T @ w, jnp.eye(32), atol=1e-5))
@@ -467,7 +475,7 @@ def delta_orthogonal(
 ) -> Initializer:
     """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in.
 
-    Example:
+    Examples:
         >>> import jax, winit.flax as wf
         >>> w = wf.delta_orthogonal()(jax.random.key(0), (3, 3, 16, 32))
         >>> float(abs(w).sum(axis=(2, 3))[0, 0]), w.shape
@@ -500,7 +508,7 @@ def delta_orthogonal(
 def identity(gain: float = 1.0, dtype: Any = None) -> Initializer:
     """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none).
 
-    Example:
+    Examples:
         >>> import winit.flax as wf
         >>> wf.identity(2.0)(None, (2, 3)).tolist()
         [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
@@ -520,7 +528,7 @@ def dirac(
 ) -> Initializer:  # fmt: skip
     """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none).
 
-    Example:
+    Examples:
         >>> import winit.flax as wf
         >>> w = wf.dirac()(None, (3, 3, 4, 4))  # (*kernel, in, out): the identity at the centre tap
         >>> w[1, 1].tolist() == [[float(i == j) for j in range(4)] for i in range(4)], float(w.sum())

@@ -170,7 +170,7 @@ class ZerO(Identity):
 class Dirac(WinitInitializer):
     """gain at the kernel centre where out % (out/groups) == in, zero elsewhere; kernels (*k, in/groups, out).
 
-    Example:
+    Examples:
         >>> import keras, numpy as np, winit.keras as wk
         >>> conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=wk.Dirac())
         >>> x = np.random.default_rng(0).standard_normal((1, 5, 5, 4)).astype("float32")
@@ -280,7 +280,7 @@ class TruncatedNormal(_Seeded):
 class VarianceScaling(_EinsumAxes, _Seeded, keras.initializers.VarianceScaling):  # type: ignore[misc]
     """std = √(scale/fan(mode)); truncated normal (σ = std/0.8796…), untruncated normal, or U(±√3·std).
 
-    Example:
+    Examples:
         >>> import keras, winit.keras as wk
         >>> w = wk.VarianceScaling(2.0, "fan_out", "untruncated_normal", seed=0)((256, 128))
         >>> round(float(keras.ops.convert_to_numpy(w).std()) / (2 / 128) ** 0.5, 1)
@@ -357,10 +357,12 @@ class _NamedVarianceScaling(VarianceScaling):
 
     Args:
         seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``, as in Keras.
-        input_axes, output_axes: Keras' fan axes (``EinsumDense`` sets them); None: the Keras layout.
-        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        input_axes: Keras' fan axes (``EinsumDense`` sets them); None: the Keras layout.
+        output_axes: see ``input_axes``.
+        rng: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        stream: see ``rng``.
 
-    Example:
+    Examples:
         >>> import keras, winit.keras as wk
         >>> w = keras.ops.convert_to_numpy(wk.{cls.__name__}(seed=0)((256, 128)))
         >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
@@ -440,7 +442,7 @@ class LecunNormal(_NamedVarianceScaling):
 class Orthogonal(_Seeded):
     """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``).
 
-    Example:
+    Examples:
         >>> import keras, numpy as np, winit.keras as wk
         >>> w = keras.ops.convert_to_numpy(wk.Orthogonal(seed=0)((64, 32)))
         >>> bool(np.allclose(w.T @ w, np.eye(32), atol=1e-5))
@@ -481,10 +483,11 @@ def initializer(
         scheme: a name from ``winit.schemes()`` (aliases too); unknown names and parameters raise an error
             naming the accepted ones.
         seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``.
-        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        rng: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        stream: see ``rng``.
         params: the scheme's parameters to change (``winit.get(scheme).parameters``).
 
-    Example:
+    Examples:
         >>> import keras, winit.keras as wk
         >>> init = wk.initializer("he_normal", seed=0, mode="fan_out")
         >>> keras.saving.serialize_keras_object(init)["config"]["scheme"]

@@ -98,7 +98,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         param: leaky_relu's negative slope (default 0.01); read for leaky_relu only, as in torch. A bad one
             raises :class:`InitArgumentError`.
 
-    Example:
+    Examples:
         >>> import winit.torch as wt
         >>> round(wt.calculate_gain("relu"), 4), round(wt.calculate_gain("leaky_relu", 0.2), 4)
         (1.4142, 1.3868)
@@ -128,11 +128,15 @@ def uniform_(
 
     Args:
         tensor: the tensor filled in place.
-        a, b: the interval's ends.
-        generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+        a: the interval's ends.
+        b: see ``a``.
+        generator: torch's generator (None: its global one), or ``rng="portable"``:
             winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md).
+        rng: see ``generator``.
+        seed: see ``generator``.
+        stream: see ``generator``.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.uniform_(torch.empty(64, 64), -1.0, 1.0, rng="portable", seed=0)
         >>> bool(w.min() >= -1 and w.max() < 1), round(w.std().item() * 3**0.5, 1)  # std (b − a)/√12
@@ -157,11 +161,15 @@ def normal_(
 
     Args:
         tensor: the tensor filled in place.
-        mean, std: the normal's mean and standard deviation.
-        generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+        mean: the normal's mean and standard deviation.
+        std: see ``mean``.
+        generator: torch's generator (None: its global one), or ``rng="portable"``:
             winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md).
+        rng: see ``generator``.
+        seed: see ``generator``.
+        stream: see ``generator``.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.normal_(torch.empty(256, 256), std=0.02, generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item(), 3)
@@ -188,12 +196,17 @@ def trunc_normal_(
 
     Args:
         tensor: the tensor filled in place.
-        mean, std: the parent normal's mean and standard deviation (not the truncated law's std).
-        a, b: the absolute bounds (not in units of std), a < b.
-        generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+        mean: the parent normal's mean and standard deviation (not the truncated law's std).
+        std: see ``mean``.
+        a: the absolute bounds (not in units of std), a < b.
+        b: see ``a``.
+        generator: torch's generator (None: its global one), or ``rng="portable"``:
             winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md).
+        rng: see ``generator``.
+        seed: see ``generator``.
+        stream: see ``generator``.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.trunc_normal_(torch.empty(128, 128), std=0.02, a=-0.04, b=0.04, rng="portable", seed=0)
         >>> bool(w.abs().max() <= 0.04)
@@ -219,7 +232,7 @@ def trunc_normal_(
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` (any dtype) with ``val``, a number (NaN and ±inf too) or a 0-D tensor, as torch does.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> wt.constant_(torch.empty(2, 3), 0.5).sum().item()
         3.0
@@ -231,7 +244,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 def ones_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` (any dtype) with 1.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> wt.ones_(torch.empty(2, 3, dtype=torch.int64)).tolist()
         [[1, 1, 1], [1, 1, 1]]
@@ -243,7 +256,7 @@ def ones_(tensor: Tensor) -> Tensor:
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` (any dtype) with 0.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> wt.zeros_(torch.empty(4)).tolist()
         [0.0, 0.0, 0.0, 0.0]
@@ -258,7 +271,7 @@ def zeros_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     """Fill the 2-D ``tensor`` with I (ones on the main diagonal; scheme ``identity``).
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> wt.eye_(torch.empty(2, 3)).tolist()
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
@@ -277,7 +290,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         tensor: a convolution kernel ``(out, in/groups, *kernel)``, filled in place.
         groups: the convolution's groups; each keeps its own identity.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> conv = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
         >>> _ = wt.dirac_(conv.weight)
@@ -299,7 +312,7 @@ def zer_o_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         tensor: a weight ``(out, in, *kernel)``, filled in place; deterministic (no random draw).
         gain: the factor on every entry.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> wt.zer_o_(torch.empty(2, 3)).tolist()  # out ≤ in: the partial identity
         [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
@@ -319,7 +332,7 @@ xavier_uniform_ = _gain_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.xavier_uniform_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> bool(w.abs().max() <= (6 / (128 + 256)) ** 0.5)  # b = √(6/(fan_in + fan_out))
@@ -336,7 +349,7 @@ xavier_normal_ = _gain_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.xavier_normal_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item() / (2 / (128 + 256)) ** 0.5, 1)
@@ -353,7 +366,7 @@ kaiming_uniform_ = _kaiming_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.kaiming_uniform_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item() / (2 / 128) ** 0.5, 1)  # a=0: relu's gain √2, fan_in 128
@@ -369,7 +382,7 @@ kaiming_normal_ = _kaiming_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.kaiming_normal_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item() / (2 / 128) ** 0.5, 1)  # a=0: relu's gain √2, fan_in 128
@@ -385,7 +398,7 @@ orthogonal_ = _gain_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.orthogonal_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> torch.allclose(w.T @ w, torch.eye(128), atol=1e-5)  # orthonormal columns
@@ -424,10 +437,13 @@ def sparse_(
         tensor: the 2-D tensor filled in place.
         sparsity: the fraction of each column set to zero (≥ 0).
         std: the normal's standard deviation.
-        generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+        generator: torch's generator (None: its global one), or ``rng="portable"``:
             winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md).
+        rng: see ``generator``.
+        seed: see ``generator``.
+        stream: see ``generator``.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.sparse_(torch.empty(10, 4), sparsity=0.3, rng="portable", seed=0)
         >>> (w == 0).sum(dim=0).tolist()
@@ -447,7 +463,7 @@ lecun_uniform_ = _gain_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.lecun_uniform_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item() / (1 / 128) ** 0.5, 1)
@@ -464,7 +480,7 @@ lecun_normal_ = _gain_init(
 
     {args}
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.lecun_normal_(torch.empty(256, 128), generator=torch.Generator().manual_seed(0))
         >>> round(w.std().item() / (1 / 128) ** 0.5, 1)
@@ -496,10 +512,13 @@ def variance_scaling_(
         scale: the variance's numerator (2: He, 1: LeCun; with ``"fan_avg"`` 1: Glorot).
         mode: ``"fan_in"``, ``"fan_out"``, ``"fan_avg"`` or ``"fan_geo_avg"``.
         distribution: ``"truncated_normal"`` (cut at ±2σ), ``"normal"`` or ``"uniform"``.
-        generator, rng, seed, stream: torch's generator (None: its global one), or ``rng="portable"``:
+        generator: torch's generator (None: its global one), or ``rng="portable"``:
             winit's Philox for the int ``seed`` and ``stream``, the same on every device (docs/torch.md).
+        rng: see ``generator``.
+        seed: see ``generator``.
+        stream: see ``generator``.
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> w = wt.variance_scaling_(torch.empty(256, 128), scale=2.0, rng="portable", seed=0)
         >>> round(w.std().item() / (2 / 128) ** 0.5, 1)
@@ -552,7 +571,7 @@ def init(
             ``(*kernel, in, out)``.
         params: the scheme's parameters to change (``winit.get(scheme).parameters``).
 
-    Example:
+    Examples:
         >>> import torch, winit.torch as wt
         >>> g = torch.Generator().manual_seed(0)
         >>> w = wt.init(torch.empty(256, 128), "he_normal", g, mode="fan_out")
