@@ -289,7 +289,9 @@ FIXUP: Final = Recipe(
     "Fixup: He × L^(-1/(2m-2)) inside residual branches, the branch's last layer and the classifier 0",
     {
         **_NEUTRAL,
-        Role.CONV: RoleLaw("he_normal", {"gain": "L ** (-1 / (2 * m - 2))"}),
+        # the stem and shortcut convs are outside the branches: He unscaled (hongyi-zhang/Fixup's downsample)
+        Role.CONV: RoleLaw("he_normal"),
+        (Role.CONV, "branch"): RoleLaw("he_normal", {"gain": "L ** (-1 / (2 * m - 2))"}),
         (Role.CONV, "branch_out"): _ZEROS,
         Role.DENSE: RoleLaw("he_normal", {"gain": "L ** (-1 / (2 * m - 2))"}),
         Role.MLP_IN: RoleLaw("he_normal", {"gain": "L ** (-1 / (2 * m - 2))"}),

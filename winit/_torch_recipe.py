@@ -25,6 +25,7 @@ from winit._roles import KEEP, Role
 from winit._schemes import Scheme
 from winit._torch_model import _GATE_NAMES, _QKV, SchemeLike, SchemeRules, _is_bias, _Piece, _Rule, _Rules
 from winit._torch_owners import Owner
+from winit._torch_residual import BRANCH, BRANCH_OUT, mark_branches
 from winit._torch_roles import NORM_TYPES, Slot, _is_attention
 from winit._validate import suggest
 
@@ -138,7 +139,7 @@ def _draft(owner: Owner, param: Tensor, slot: Slot, slots: Mapping[tuple[int, st
     role, layout = slot.role, slot.layout
     if isinstance(module, _ConvTransposeNd) and attr == "weight":
         layout = "torch_transpose"
-    whole = [_Cut("", slot.part, shape)]
+    whole = [_Cut(BRANCH_OUT if slot.part == BRANCH_OUT else "", slot.part, shape)]  # shown: it is zeroed
     weight = (id(module), attr)
     if _is_bias(attr) and (id(module), _weight_attr(attr)) in slots:
         weight = (id(module), _weight_attr(attr))
@@ -224,7 +225,7 @@ def _stream_params(drafts: list[_Draft]) -> list[list[Param]]:
     def named(draft: _Draft, cut: _Cut) -> str:
         """The part a stream names: q/k/v (separate layers in Keras and Flax); not gates, not separate gate/up
         Linears (Keras and Flax count those as mlp_in#0, mlp_in#1)."""
-        return "" if draft.gated or cut.part in ("gate", "up") else cut.part
+        return "" if draft.gated or cut.part in ("gate", "up", BRANCH, BRANCH_OUT) else cut.part
 
     for draft in drafts:  # weights first: a bias joins its weight's unit whatever the order of definition
         if tensor(draft) == "weight":
@@ -285,6 +286,9 @@ def recipe_pieces(
     """Each entry's pieces under ``recipe``: rules first (patterns, types, roles), then the recipe's law of its
     (role, part), then the ``torch`` recipe's; a size a law needs and nobody gave is a ValueError naming both."""
     slots = {(id(owner.module), owner.attr): slot for owner, _, slot in entries}
+    branch_sizes = mark_branches(
+        bare, slots
+    )  # residual branches' convs: part branch/branch_out, their L and m
     drafts = [_draft(owner, param, slot, slots) for owner, param, slot in entries]
     streams_of = _stream_params(drafts)
     flat = [p for params in streams_of for p in params]
@@ -312,6 +316,7 @@ def recipe_pieces(
         for key, value in (("L", slot.layers), ("l", slot.layer), ("hidden", draft.hidden)):
             if value is not None and key not in sizes:
                 local_sizes[key] = value
+        local_sizes.update((k, v) for k, v in branch_sizes.get(draft.weight, {}).items() if k not in sizes)
         pieces = []
         for k, cut in enumerate(draft.cuts):
             of_weight = weight_fans.get(draft.weight, {})

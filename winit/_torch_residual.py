@@ -1,0 +1,140 @@
+"""Residual blocks of a torch model, read from structure: each block's branch convs and the last of them.
+
+Fixup (Zhang et al. 2019, §3) zeroes the last layer of every residual branch and scales the branch's other
+layers by L^(-1/(2m-2)) (L branches of m layers each); ZerO (Zhao et al. 2022, §4) zeroes the same last
+layers. A residual block is a repeated unit of a stack (a ModuleList/Sequential of same-type modules) with
+a class of its own (a plain Sequential has no skip) holding ≥ 2 convs. Its branch is the convs that chain
+in definition order (each reads what the previous writes) from the block's input width to its output
+width, less side gates (squeeze-excitation: a child's convs after the first that end at the width they
+start from); a shortcut conv (ResNet's downsample) reads the block's input and writes its output beside them.
+Where shapes allow two readings (ResNet-50's first bottleneck: conv3 and the downsample both 64→256, 1×1),
+the same-type blocks with one reading decide, then the module path (shortcut, downsample, skip, proj),
+then the identity shortcut; a block still read two ways is left unmarked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Any, Final, Protocol
+
+from torch import nn
+from torch.nn.modules.conv import _ConvNd
+
+from winit._roles import Role
+
+#: the part of a residual branch's convs other than its last (Fixup scales these by L^(-1/(2m-2)))
+BRANCH: Final = "branch"
+#: the part of a residual branch's last conv (Fixup and ZerO zero it)
+BRANCH_OUT: Final = "branch_out"
+_SHORTCUT_HINTS: Final = ("shortcut", "downsample", "skip", "proj", "residual", "identity")
+
+_Reading = tuple[tuple[_ConvNd, ...], "_ConvNd | None"]  # (branch chain, shortcut conv)
+
+
+class _Slot(Protocol):
+    role: Role
+    part: str
+
+
+def _units(model: nn.Module) -> list[nn.Module]:
+    """The repeated units of the model's stacks: ModuleList/Sequential children of their most common type."""
+    out: dict[int, nn.Module] = {}
+    for sub in model.modules():
+        if not isinstance(sub, (nn.ModuleList, nn.Sequential)):
+            continue
+        kids = [k for k in sub.children() if next(k.children(), None) is not None]
+        if not kids:
+            continue
+        common, count = Counter(type(k) for k in kids).most_common(1)[0]
+        if count >= 2 or len(kids) == len(list(sub.children())) == 1:
+            out.update((id(k), k) for k in kids if type(k) is common)
+    return list(out.values())
+
+
+def _convs(block: nn.Module) -> list[_ConvNd]:
+    return [sub for sub in block.modules() if isinstance(sub, _ConvNd)]
+
+
+def _chains(convs: tuple[_ConvNd, ...]) -> bool:
+    return all(b.in_channels == a.out_channels for a, b in pairwise(convs))
+
+
+def _without_gates(block: nn.Module, chain: tuple[_ConvNd, ...]) -> tuple[_ConvNd, ...]:
+    """``chain`` less its side gates: a child's convs that leave the width as they found it, after the chain's
+    first conv (squeeze-excitation's reduce/expand in RegNet, EfficientNet, SE-ResNet), which scale the branch."""
+    for sub in block.modules():
+        inner = tuple(c for c in _convs(sub) if c in chain) if sub is not block else ()
+        closed = bool(inner) and inner[0].in_channels == inner[-1].out_channels
+        if closed and 2 <= len(inner) < len(chain) and inner[0] is not chain[0] and _chains(inner):
+            chain = tuple(c for c in chain if c not in inner)
+    return chain
+
+
+def _readings(block: nn.Module, convs: list[_ConvNd]) -> list[_Reading]:
+    """Every (chain, shortcut) the channel counts allow: an identity shortcut (in = out) or one conv beside."""
+    out: list[_Reading] = []
+    for skip in (None, *convs):
+        chain = tuple(c for c in convs if c is not skip)
+        if len(chain) < 2 or not _chains(chain):
+            continue
+        if skip is None:
+            fits = chain[0].in_channels == chain[-1].out_channels
+        else:
+            fits = (skip.in_channels, skip.out_channels) == (chain[0].in_channels, chain[-1].out_channels)
+        chain = _without_gates(block, chain) if fits else ()
+        if len(chain) >= 2:
+            out.append((chain, skip))
+    return out
+
+
+def residual_branches(model: nn.Module) -> list[tuple[_ConvNd, ...]]:
+    """The branch convs of every residual block of ``model``, in definition order (the last is the branch's output)."""
+    units = [
+        u for u in _units(model) if not isinstance(u, (nn.ModuleList, nn.Sequential)) and len(_convs(u)) >= 2
+    ]
+    ids = {id(u) for u in units}
+    blocks = [u for u in units if not any(id(k) in ids for k in u.modules() if k is not u)]  # innermost
+    paths = {id(block): {id(sub): name for name, sub in block.named_modules()} for block in blocks}
+    readings = {id(block): _readings(block, _convs(block)) for block in blocks}
+    # the branch output's path in same-type blocks with one reading: decides where shapes allow two
+    agreed: dict[type[nn.Module], Counter[str]] = {}
+    for block in blocks:
+        if len(readings[id(block)]) == 1:
+            last = readings[id(block)][0][0][-1]
+            agreed.setdefault(type(block), Counter())[paths[id(block)][id(last)]] += 1
+    out = []
+    for block in blocks:
+        found, path = readings[id(block)], paths[id(block)]
+        if len(found) > 1:
+            said = agreed.get(type(block), Counter())
+            found = [r for r in found if said[path[id(r[0][-1])]]] or found
+        if len(found) > 1:  # names last: a shortcut under a child named like one, else none (identity)
+            named = [
+                r
+                for r in found
+                if r[1] is not None and any(h in path[id(r[1])].lower() for h in _SHORTCUT_HINTS)
+            ]
+            found = named or [r for r in found if r[1] is None]
+        if len(found) == 1:
+            out.append(found[0][0])
+    return out
+
+
+def mark_branches(
+    model: nn.Module, slots: Mapping[tuple[int, str], _Slot]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Set the part of each residual branch's conv weights (``branch``; ``branch_out`` for the last) and return
+    the sizes Fixup's L^(-1/(2m-2)) reads for each: L, the number of residual branches, and m, the branch's convs."""
+    branches = residual_branches(model)
+    sizes: dict[tuple[int, str], dict[str, Any]] = {}
+    for chain in branches:
+        for k, conv in enumerate(chain):
+            key = (id(conv), "weight")
+            slot = slots.get(key)
+            if slot is None or slot.role is not Role.CONV:
+                continue
+            slot.part = BRANCH_OUT if k == len(chain) - 1 else BRANCH
+            sizes[key] = {"L": len(branches), "m": len(chain)}
+    return sizes
