@@ -26,6 +26,16 @@ def _gpt2() -> nn.Module:
     return transformers.GPT2LMHeadModel(config)
 
 
+def _gpt2_wide() -> nn.Module:
+    """Width 256: the q/k/v column blocks of c_attn are copied in row slabs (more than 32768 elements)."""
+    import transformers
+
+    config = transformers.GPT2Config(
+        n_layer=1, n_embd=256, n_head=4, vocab_size=97, n_positions=16, bos_token_id=0, eos_token_id=0
+    )
+    return transformers.GPT2LMHeadModel(config)
+
+
 def _bert() -> nn.Module:
     import transformers
 
@@ -40,7 +50,7 @@ def _resnet() -> nn.Module:
     import transformers
 
     config = transformers.ResNetConfig(
-        layer_type="bottleneck", depths=[1, 1], hidden_sizes=[16, 32], embedding_size=8, num_labels=3
+        layer_type="bottleneck", depths=[1, 1], hidden_sizes=[16, 32], embedding_size=8
     )
     return transformers.ResNetForImageClassification(config)
 
@@ -55,11 +65,11 @@ class _Mixed(nn.Module):
         self.gru = nn.GRU(5, 3)
         self.conv = nn.Conv1d(3, 5, 3)
         self.wide = nn.Linear(5, 9).double()
-        self.half = nn.Linear(9, 6).to(torch.bfloat16)
+        self.low = nn.Linear(9, 6).to(torch.bfloat16)
         self.norm = nn.LayerNorm(6)
 
 
-BUILDERS = {"gpt2": _gpt2, "bert": _bert, "resnet": _resnet, "mixed": _Mixed}
+BUILDERS = {"gpt2": _gpt2, "gpt2-wide": _gpt2_wide, "bert": _bert, "resnet": _resnet, "mixed": _Mixed}
 SCHEMES = {"default": None, "uniform": "glorot_uniform", "truncated": "truncated_normal"}
 
 #: sha256 (first 16 hex digits) of every parameter and buffer, in state_dict order, after init_(seed=0)
@@ -69,13 +79,14 @@ PINS = {
     ('gpt2', 'default', 'native'): "314e72c052252f32",
     ('gpt2', 'default', 'portable'): "1e62999e10bbd242",
     ('gpt2', 'uniform', 'portable'): "1ada3f2d3ceed588",
-    ('mixed', 'default', 'native'): "8b302d1c06ef91d8",
-    ('mixed', 'default', 'portable'): "b886caffa81b35c8",
-    ('mixed', 'truncated', 'portable'): "484ec75ef50ef569",
-    ('mixed', 'uniform', 'portable'): "edd23a511b69d117",
-    ('resnet', 'default', 'native'): "c58f89e6133edbdf",
-    ('resnet', 'default', 'portable'): "94b5f5ff6b9f08dd",
-    ('resnet', 'truncated', 'portable'): "bcedea71f2d41ec2",
+    ('gpt2-wide', 'default', 'native'): "ec866d40e904118b",
+    ('mixed', 'default', 'native'): "1a15a1b3aad196de",
+    ('mixed', 'default', 'portable'): "f14723acf497e189",
+    ('mixed', 'truncated', 'portable'): "f0aee9c7a580c5dd",
+    ('mixed', 'uniform', 'portable'): "e9f687b1cfd2b8a1",
+    ('resnet', 'default', 'native'): "2c755170a3cc1e31",
+    ('resnet', 'default', 'portable'): "9c4aa1dc28be484b",
+    ('resnet', 'truncated', 'portable'): "3cdedc54fab217b0",
 }
 
 
