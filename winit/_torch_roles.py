@@ -9,6 +9,7 @@ MLP input and MLP output by whether they read from or write into d.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Tree:
         self._kids: dict[int, list[nn.Module]] = {}
         self._holds: dict[int, bool] = {}
         self._attention: dict[int, bool] = {}
+        self._params: dict[int, list[tuple[str, Tensor]]] = {}
         self.shared = False
         self._walk(model, "")
 
@@ -122,6 +124,13 @@ class Tree:
             self._holds[id(module)] = known
         return known
 
+    def params(self, module: nn.Module) -> list[tuple[str, Tensor]]:
+        """:func:`own_parameters`, once per module."""
+        found = self._params.get(id(module))
+        if found is None:
+            found = self._params[id(module)] = own_parameters(module)
+        return found
+
     def attention(self, module: nn.Module) -> bool:
         """:func:`_is_attention`, once per module."""
         known = self._attention.get(id(module))
@@ -160,7 +169,7 @@ def is_norm(module: nn.Module, tree: Tree | None = None) -> bool:
     leaf = not tree.kids(module) if tree is not None else next(module.children(), None) is None
     if not leaf or isinstance(module, (nn.PReLU, _ConvNd, nn.Linear)):
         return False
-    params = dict(own_parameters(module))
+    params = dict(own_parameters(module) if tree is None else tree.params(module))
     weight = params.get("weight")
     if weight is None or weight.ndim != 1 or not set(params) <= {"weight", "bias"}:
         return False
@@ -177,8 +186,10 @@ def _norm_width(module: nn.Module) -> int | None:
 
 def _linears(module: nn.Module, tree: Tree) -> Iterator[_Lin]:
     """The Linear-like weights directly in ``module`` (Linear, HF Conv1D, stacked expert tensors)."""
-    weight = getattr(module, "weight", None)
-    if isinstance(module, nn.Linear) and isinstance(weight, Tensor):
+    # read ``weight`` only where it is expected: a missing name costs Module.__getattr__'s raise
+    linear = isinstance(module, nn.Linear)
+    weight = getattr(module, "weight", None) if linear or type(module).__name__ == "Conv1D" else None
+    if linear and isinstance(weight, Tensor):
         yield _Lin(module, "weight", module.in_features, module.out_features)
     elif is_hf_conv1d(module):
         assert isinstance(weight, Tensor)
@@ -186,7 +197,7 @@ def _linears(module: nn.Module, tree: Tree) -> Iterator[_Lin]:
     elif not any(tree.holds(c) for c in tree.kids(module)) and not isinstance(
         module, (_ConvNd, nn.Embedding)
     ):  # no child holds parameters (an activation module may be a child)
-        stacked = [(a, p) for a, p in own_parameters(module) if p.ndim == 3]
+        stacked = [(a, p) for a, p in tree.params(module) if p.ndim == 3]
         if len(stacked) >= 2 and len({p.shape[0] for _, p in stacked}) == 1:  # E experts, (E, ·, ·) each
             for attr, param in stacked:
                 slot = Slot(Role.DENSE, "torch", -1, -2, (0,))
@@ -232,11 +243,12 @@ def _nesting(members: list[nn.Module], tree: Tree) -> tuple[list[nn.Module], dic
         innermost = [m for m in members if not any(id(k) in ids for k in m.modules() if k is not m)]
         return innermost, {id(k): m for m in members for k in m.modules() if k is not m}
     spans = [(tree._index[id(m)], tree._end[id(m)]) for m in members]
-    innermost = [
-        m
-        for m, (start, end) in zip(members, spans, strict=True)
-        if not any(start < other < end for other, _ in spans)
-    ]
+    starts = sorted(start for start, _ in spans)
+    innermost = []
+    for m, (start, end) in zip(members, spans, strict=True):
+        after = bisect.bisect_right(starts, start)  # the first member starting past this one's start
+        if after == len(starts) or starts[after] >= end:
+            innermost.append(m)
     outer: dict[int, nn.Module] = {}
     for m, (start, end) in zip(members, spans, strict=True):  # last wins
         for _, k in tree.order[start + 1 : end]:
@@ -386,7 +398,7 @@ def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], S
             if key not in slots:
                 lin.slot.role = Role.HEAD if 0 <= last_block < position else Role.DENSE
                 slots[key] = lin.slot
-        for attr, param in own_parameters(sub):
+        for attr, param in tree.params(sub):
             key = (id(sub), attr)
             if key in slots:
                 slots[key].layer, slots[key].layers = (
