@@ -91,14 +91,16 @@ def batchable(adapter: Any, plan: Plan, shape: tuple[int, ...], block: Block, de
 
 def realize_many(adapter: Any, seed: int, device: Any, draws: list[Draw]) -> None:
     """Compute every draw (each :func:`batchable`, all on ``device``) and hand each its values."""
-    groups: dict[tuple[object, str], list[Draw]] = {}
+    groups: dict[tuple[Uniform | Normal | TruncatedNormal, str], list[Draw]] = {}
     for draw in draws:
         check_fits(draw.plan.law, draw.dtype)
-        law = draw.plan.law
-        if isinstance(law, TruncatedNormal):
-            check_window_fits(law.mean, law.sigma, law.lower, law.upper, draw.dtype)
+        plain = draw.plan.law
+        if not isinstance(plain, (Uniform, Normal, TruncatedNormal)):
+            raise TypeError(f"only uniform and (truncated) normal laws are drawn in batches, got {plain!r}")
+        if isinstance(plain, TruncatedNormal):
+            check_window_fits(plain.mean, plain.sigma, plain.lower, plain.upper, draw.dtype)
         work = "float64" if draw.dtype == "float64" else "float32"
-        groups.setdefault((law, work), []).append(draw)
+        groups.setdefault((plain, work), []).append(draw)
     if not groups:
         return
     eager = _eager(adapter, device)

@@ -189,7 +189,7 @@ def _linears(module: nn.Module, tree: Tree) -> Iterator[_Lin]:
     # read ``weight`` only where it is expected: a missing name costs Module.__getattr__'s raise
     linear = isinstance(module, nn.Linear)
     weight = getattr(module, "weight", None) if linear or type(module).__name__ == "Conv1D" else None
-    if linear and isinstance(weight, Tensor):
+    if isinstance(module, nn.Linear) and isinstance(weight, Tensor):
         yield _Lin(module, "weight", module.in_features, module.out_features)
     elif is_hf_conv1d(module):
         assert isinstance(weight, Tensor)
