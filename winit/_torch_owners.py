@@ -44,6 +44,8 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 def _clean(name: str) -> str:
     """``name`` without wrapper components (FSDP1 units and activation checkpointing nested in the model)."""
+    if not any(part in name for part in _WRAPPER_PARTS):  # the usual case: no split and join per name
+        return name
     return ".".join(part for part in name.split(".") if part not in _WRAPPER_PARTS)
 
 
