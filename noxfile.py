@@ -72,6 +72,13 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The API reference site, built strictly (a broken reference fails) into site/ (mkdocs.yml)."""
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", "-d", "site", *session.posargs)
+
+
 HAS_BENCHMARKS = (Path(__file__).parent / "benchmarks" / "__main__.py").is_file()
 
 

@@ -1,18 +1,21 @@
 """What every adapter shares: dtype and seed checks, the adapter contract, and the structured laws.
 
 Orthogonal, identity and dirac are written once here against the array API (``xp``); an adapter
-supplies only its framework's samplers, dtypes and devices.
+supplies only its framework's samplers, dtypes and devices. The bottom layer of ``backends/``: it
+imports nothing from the package (``_router`` sends a draw here or to ``_portable``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import numpy as np
 
@@ -25,9 +28,14 @@ from winit._laws import (
     Orthogonal,
     TruncatedNormal,
     Uniform,
+    ZerO,
     normal_mass,
+    zer_o_scale,
 )
 from winit._schemes import Plan
+
+if TYPE_CHECKING:  # the hooks' types only: the portable engine sits above this module
+    from ._portable.engine import Engine
 
 FLOAT_DTYPES: Final[tuple[str, ...]] = ("float16", "bfloat16", "float32", "float64")
 _DTYPE_ALIASES: Final = {
@@ -85,7 +93,7 @@ _LIMITS: Final = {
 }
 #: a normal law's values reach mean ± this many σ (float64 Box–Muller or inverse CDF stop near 8.6σ).
 _NORMAL_REACH: Final = 9.0
-_LOW_PRECISION: Final = ("float16", "bfloat16")
+LOW_PRECISION: Final = ("float16", "bfloat16")
 
 
 def round_inward(x: float, name: str, up: bool) -> float:
@@ -178,25 +186,6 @@ _ADVICE: Final = "check gain, scale, stddev and the bounds, or ask for a wider d
 MAX_CPU_QR_FLOPS: Final = 1e14
 
 
-def _on_cpu(adapter: Any, device: Any) -> bool:
-    """Whether ``device`` (as ``adapter.device`` resolved it) is host memory, where the RAM check applies."""
-    if adapter.name == "numpy":
-        return True
-    if adapter.name == "torch":
-        return getattr(device, "type", "cpu") == "cpu"
-    if adapter.name == "jax":
-        import jax
-
-        return (jax.default_backend() if device is None else device.platform) == "cpu"
-    if adapter.name == "tensorflow":
-        if device is not None:
-            return "CPU" in str(device).upper()
-        import tensorflow as tf
-
-        return not tf.config.list_logical_devices("GPU")
-    return False  # pragma: no cover - an unknown adapter: only the int64 check applies
-
-
 def physical_memory() -> int | None:
     """Bytes of RAM on this host (os.sysconf), or None where the OS does not say."""
     try:
@@ -205,16 +194,16 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_size(adapter: Any, plan: Plan, name: str, device: Any) -> None:
+def check_size(adapter: Adapter, plan: Plan, name: str, device: Any) -> None:
     """ValueError before any allocation when a CPU draw of ``plan`` cannot fit in RAM (or its QR would take hours).
 
     Estimate: the result plus a float32 sampling copy for float16/bfloat16; orthogonal adds its
     Gaussian, Q and LAPACK's factor copy in the linalg dtype, and R.
     """
-    if not _on_cpu(adapter, device):
+    if not adapter.on_cpu(device):
         return
     n = math.prod(plan.shape)
-    item = 2 if name in _LOW_PRECISION else (4 if name == "float32" else 8)
+    item = 2 if name in LOW_PRECISION else (4 if name == "float32" else 8)
     need = n * (item + (4 if item < 4 else 0))
     law = plan.law
     if isinstance(law, Orthogonal):
@@ -240,7 +229,11 @@ def check_size(adapter: Any, plan: Plan, name: str, device: Any) -> None:
 
 
 class Adapter(Protocol):
-    """A framework's native samplers, dtypes and devices; no scheme maths."""
+    """A framework's native samplers, dtypes and devices, and its hooks into the portable engine; no scheme maths.
+
+    Each adapter class subclasses this protocol, so mypy checks it implements every method without a
+    body; the hooks with a body are defaults that an adapter overrides where its framework differs.
+    """
 
     name: str
     default_layout: str
@@ -259,6 +252,10 @@ class Adapter(Protocol):
 
     def device(self, device: object) -> Any: ...
 
+    def on_cpu(self, device: Any) -> bool:
+        """Whether ``device`` (as :meth:`device` resolved it) is host memory, where ``check_size`` applies."""
+        ...
+
     def full(self, shape: tuple[int, ...], value: float, dtype: Any, device: Any) -> Any: ...
 
     def uniform(
@@ -273,58 +270,25 @@ class Adapter(Protocol):
         self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any, law: TruncatedNormal
     ) -> Any: ...
 
+    def draw_law(self, rng: Any, shape: tuple[int, ...], dtype: Any, device: Any, law: Law) -> Any:
+        """``law`` drawn the framework's own way (JAX rounds the variance to the dtype first), or None."""
+        return None
 
-def realize(
-    adapter: Adapter,
-    plan: Plan,
-    *,
-    seed: object = None,
-    dtype: object = "float32",
-    device: object = None,
-    rng: str = "native",
-    stream: object = None,
-    shard: object = None,
-    framework_bits: bool = False,
-) -> Any:
-    """Sample ``plan`` into a new native tensor of ``adapter``'s framework.
+    def portable_engine(self, device: Any) -> Engine:
+        """How this framework computes portable values on ``device`` (``_portable.engine``)."""
+        ...
 
-    ``rng="portable"`` (with optional ``stream`` and ``shard``) hands over to ``_portable``.
-    float16/bfloat16 are drawn in float32, rounded to nearest and kept inside the law's support
-    (``sample``); ``framework_bits=True`` draws them natively instead (the front doors' bit parity
-    with Keras and jax.nn.initializers).
-    """
-    name = dtype_name(dtype)
-    check_fits(plan.law, name)
-    if shard is None or isinstance(plan.law, Orthogonal):  # a shard draws only its block
-        check_size(adapter, plan, name, adapter.device(device))
-    if rng != "native" or stream is not None or shard is not None:
-        from ._portable import check_rng, realize_portable
+    def portable_scope(self, device: Any) -> AbstractContextManager[None]:
+        """Entered around a portable draw on ``device`` (TensorFlow places ops by context, not by argument)."""
+        return contextlib.nullcontext()
 
-        if check_rng(rng) == "portable":
-            return realize_portable(
-                adapter, plan, seed=seed, dtype=dtype, device=device, stream=stream, shard=shard
-            )
-        raise ValueError(
-            "stream= and shard= need rng='portable': the native generators are not counter-based, "
-            "so a block of their output cannot be drawn on its own"
-        )
-    native = adapter.native_dtype(name)
-    dev = adapter.device(device)
-    law = plan.law
-    if not isinstance(law, (Uniform, Normal, TruncatedNormal, Orthogonal)):
-        return sample(adapter, None, plan, name, native, dev)  # no randomness: no generator to build
-    rng = adapter.generator(seed, dev)
-    # Optional hook: an adapter may draw a law its framework's own way (JAX rounds the variance to the
-    # dtype first, as jax.nn.initializers do) and returns None for laws it leaves to the samplers.
-    # Under the dtype policy float16/bfloat16 take the float32 draw, rounded and clamped (as ``sample``).
-    draw_law = getattr(adapter, "draw_law", None)
-    wide = name in _LOW_PRECISION and not framework_bits
-    draw = adapter.native_dtype("float32") if wide else native
-    if draw_law is not None and (drawn := draw_law(rng, plan.shape, draw, dev, law)) is not None:
-        if framework_bits:
-            return drawn
-        return clamp_support(adapter.xp, adapter.xp.astype(drawn, native) if wide else drawn, law, name)
-    return sample(adapter, rng, plan, name, native, dev, framework_bits=framework_bits)
+    def portable_key(self, seed: object) -> Any:
+        """The Philox key words of ``seed`` if it is this framework's own PRNG key, else None (an int seed)."""
+        return None
+
+    def portable_sharded(self, shard: object, whole: Callable[[], Any]) -> Any:
+        """``whole()`` laid out by ``shard`` if it is this framework's own sharding, else None (a block of slices)."""
+        return None
 
 
 def sample(
@@ -354,9 +318,11 @@ def sample(
         return identity(adapter, shape, law, dtype, device)
     if isinstance(law, Dirac):
         return dirac(adapter, shape, law, dtype, device)
+    if isinstance(law, ZerO):
+        return zer_o(adapter, shape, law, dtype, device)
     if isinstance(law, Orthogonal):
         return orthogonal(adapter, rng, shape, law, name, device)
-    wide = name in _LOW_PRECISION and not framework_bits
+    wide = name in LOW_PRECISION and not framework_bits
     draw = adapter.native_dtype("float32") if wide else dtype
     values: Any
     if isinstance(law, Uniform):
@@ -430,6 +396,43 @@ def dirac(adapter: Adapter, shape: tuple[int, ...], law: Dirac, dtype: Any, devi
             mask = mask & (index(axis) == centre)
     ones = xp.full(shape, law.gain, dtype=dtype, device=device)
     return xp.where(mask, ones, xp.zeros(shape, dtype=dtype, device=device))
+
+
+def zer_o(adapter: Adapter, shape: tuple[int, ...], law: ZerO, dtype: Any, device: Any) -> Any:
+    """ZerO at the kernel centre: gain where out index == in index (out ≤ in), else gain·c·(−1)^popcount(o & i)."""
+    xp = adapter.xp
+    ndim = len(shape)
+    rows, cols = shape[law.out_axis], shape[law.in_axis]
+
+    def index(axis: int) -> Any:
+        view = [1] * ndim
+        view[axis] = shape[axis]
+        return xp.reshape(xp.arange(shape[axis], device=device), tuple(view))
+
+    out, in_ = index(law.out_axis), index(law.in_axis)
+    mask: Any = None
+    for axis in range(ndim):
+        if axis not in (law.in_axis, law.out_axis):
+            centre = (shape[axis] - 1) // 2 if law.low_centre else shape[axis] // 2
+            tap = index(axis) == centre
+            mask = tap if mask is None else mask & tap
+    zeros = xp.zeros(shape, dtype=dtype, device=device)
+    if rows <= cols:  # the partial identity I*
+        ones = out == in_
+        mask = ones if mask is None else mask & ones
+        return xp.where(mask, xp.full(shape, law.gain, dtype=dtype, device=device), zeros)
+    # Sylvester's H_m[o, i] = (−1)^popcount(o & i): fold the bits of o & i onto bit 0 (o < 2^m ≤ 2^63).
+    bits = xp.bitwise_and(out, in_)
+    shift = 1
+    while shift < rows.bit_length():
+        bits = xp.bitwise_xor(bits, xp.bitwise_right_shift(bits, shift))
+        shift *= 2
+    odd = xp.bitwise_and(bits, 1) == 1
+    c = law.gain * zer_o_scale(rows)
+    signed = xp.where(
+        odd, xp.full(shape, -c, dtype=dtype, device=device), xp.full(shape, c, dtype=dtype, device=device)
+    )
+    return signed if mask is None else xp.where(mask, signed, zeros)
 
 
 def tail_proposal(lower: float, upper: float) -> str:

@@ -59,12 +59,8 @@ def _eager(
 ) -> tuple[InPlaceWords, int, contextlib.AbstractContextManager[Any]] | None:
     """The adapter's eager engine on ``device``: its in-place word kit, counters per chunk and the
     scope a draw runs in; None where the engine is not an in-place one."""
-    if hasattr(adapter, "portable_engine"):  # engines handed over by the adapter
-        engine = adapter.portable_engine(device)
-        scope: contextlib.AbstractContextManager[Any] = engine.scope()
-    else:
-        engine = _portable._engine(adapter, device)
-        scope = _portable._device_scope(adapter, device)
+    engine = adapter.portable_engine(device)
+    scope: contextlib.AbstractContextManager[Any] = engine.scope()
     kit = engine.kit
     return (kit, int(engine.chunk), scope) if isinstance(kit, InPlaceWords) else None
 

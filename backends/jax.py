@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
 try:
@@ -11,9 +13,15 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit's jax backend needs JAX: pip install 'winit[jax]'") from error
 
+import numpy as np
+
 from winit._laws import Law, Normal, TruncatedNormal, Uniform, truncated_normal_moments
 
-from ._common import check_seed
+from ._common import Adapter, check_seed
+from ._philox import MASK32, NarrowWordArithmetic
+from ._portable.args import Block
+from ._portable.bits import Constants, Recipe
+from ._portable.counters import elementwise_values
 from ._tail import (
     QuantileConstants,
     check_window_fits,
@@ -75,7 +83,77 @@ def _truncated_standard(
     return z.astype(dtype)
 
 
-class JaxAdapter:
+def is_jax_key(seed: object) -> bool:
+    """Whether ``seed`` is a JAX PRNG key: a typed key array or a raw uint32[2] one (possibly traced)."""
+    if type(seed).__module__.split(".")[0] not in ("jax", "jaxlib"):
+        return False
+    dtype = getattr(seed, "dtype", None)
+    return dtype is not None and (
+        jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == jnp.uint32 and seed.shape == (2,))  # type: ignore[attr-defined]
+    )
+
+
+def jax_key_words(key: Any) -> Any:
+    """The Philox key (k0, k1) of a JAX key as a traceable uint32[2]: (data[1], data[0]).
+
+    A key made by ``jax.random.key(seed)`` (threefry: data = [seed >> 32, seed mod 2³²]) so gives
+    the words of the int ``seed`` itself: a Flax initializer keyed by it draws ``winit.init(seed=seed)``.
+    """
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    if data.shape != (2,):
+        raise TypeError(
+            f"rng='portable' takes a 2-word (threefry) JAX key, got key data of shape {tuple(data.shape)}"
+        )
+    return jnp.asarray(data, dtype=jnp.uint32)[::-1]
+
+
+@functools.cache
+def _jax_kernel() -> Any:
+    """``jax.jit`` of the element-wise generator; key, stream and the law's numbers are traced."""
+
+    def kernel(
+        words: Any, numbers_: Any, *, shape: tuple[int, ...], block: Block, recipe: Recipe, work: str
+    ) -> Any:
+        dtype = jnp.dtype(work)
+        kit = NarrowWordArithmetic(jnp, jnp.uint32)
+        consts = Constants(jnp, dtype, None, recipe, [numbers_[i] for i in range(6)])
+        key, stream = (words[0], words[1]), (words[2], words[3])
+        return elementwise_values(jnp, kit, shape, block, key, stream, recipe, consts, dtype, mutable=False)
+
+    return jax.jit(kernel, static_argnames=("shape", "block", "recipe", "work"))
+
+
+def _jax_arguments(key: Any, stream: int, numbers_: Sequence[float], work: str) -> tuple[Any, Any]:
+    """The kernel's words (k0, k1, stream lo, stream hi) and the law's numbers; ``key``: two ints or a uint32[2]."""
+    numbers = jnp.asarray(np.asarray(numbers_, dtype=work))
+    stream_words = np.array([stream & MASK32, stream >> 32], dtype=np.uint32)
+    if isinstance(key, tuple):
+        return jnp.asarray(np.array([key[0], key[1], *stream_words], dtype=np.uint32)), numbers
+    return jnp.concatenate([key, jnp.asarray(stream_words)]), numbers  # a traced JAX key
+
+
+class JaxEngine:
+    """The portable engine on JAX: each element from its own index under ``jax.jit`` (a pure map, so
+    ``out_shardings`` makes each device generate only its shard), one Philox call per element."""
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+
+    @property
+    def kit(self) -> NarrowWordArithmetic:
+        """uint32 words and 16-bit limbs: JAX has no 64-bit integers without x64 (the kernel builds its own)."""
+        return NarrowWordArithmetic(jnp, jnp.uint32)
+
+    def values(
+        self, shape: tuple[int, ...], block: Block, key: Any, stream: int, recipe: Recipe,
+        numbers_: Sequence[float], work: str, work_dtype: Any,
+    ) -> Any:  # fmt: skip
+        words, params = _jax_arguments(key, stream, numbers_, work)
+        values = _jax_kernel()(words, params, shape=shape, block=block, recipe=recipe, work=work)
+        return values if self.device is None else jax.device_put(values, self.device)
+
+
+class JaxAdapter(Adapter):
     """Samples with ``jax.random.uniform/normal/truncated_normal``; traceable under ``jax.jit``."""
 
     name = "jax"
@@ -119,6 +197,22 @@ class JaxAdapter:
                 raise TypeError(f"a raw JAX key must be uint32[2], got {key.dtype}{list(key.shape)}")
             return KeyStream(key)
         return KeyStream(jax_key(check_seed(seed)))
+
+    def on_cpu(self, device: Any) -> bool:
+        return bool((jax.default_backend() if device is None else device.platform) == "cpu")
+
+    def portable_engine(self, device: Any) -> JaxEngine:
+        return JaxEngine(device)
+
+    def portable_key(self, seed: object) -> Any:
+        """A JAX key's Philox words (Flax's ``init(key, shape)``, traced or not): see :func:`jax_key_words`."""
+        return jax_key_words(seed) if is_jax_key(seed) else None
+
+    def portable_sharded(self, shard: object, whole: Callable[[], Any]) -> Any:
+        """A ``jax.sharding.Sharding``: ``whole`` under ``jax.jit(out_shardings=shard)``, each device its own block."""
+        if not isinstance(shard, jax.sharding.Sharding):
+            return None
+        return jax.jit(whole, out_shardings=shard)()
 
     def _put(self, array: jax.Array, device: Any) -> jax.Array:
         return array if device is None else jax.device_put(array, device)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from contextlib import AbstractContextManager
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +17,11 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from winit._laws import TruncatedNormal
 
-from ._common import check_seed
+from ._common import Adapter, check_seed
+from ._philox import WordArithmetic
+from ._portable.bits import Recipe
+from ._portable.engine import EagerEngine
+from ._portable.kernels import CALL_COUNTERS, CompiledKernels, kernel_body
 from ._tail import QuantileConstants, check_window_fits, tail_window, truncated_from_uniform
 
 
@@ -70,7 +77,7 @@ class _TensorFlowNamespace:
     def zeros(shape: tuple[int, ...], *, dtype: tf.DType, device: str | None = None) -> tf.Tensor:
         return _on(device, lambda: tf.zeros(shape, dtype))
 
-    # What the portable generator (backends/_portable.py, _philox.py) needs besides the above.
+    # What the portable generator (backends/_portable/, _philox.py) needs besides the above.
     uint64 = tf.uint64
     int64 = tf.int64
     add = staticmethod(tf.add)
@@ -138,13 +145,34 @@ class TensorSeedStream(SeedStream):
         return pair
 
 
-class TensorFlowAdapter:
+_XP: Any = _TensorFlowNamespace()
+
+
+@functools.cache
+def _tensorflow_kernel(recipe: Recipe, segments: int, width: int, work: str) -> Any:
+    """``tf.function(jit_compile=True)`` of :func:`~winit.backends._portable.kernels.kernel_body`."""
+    dtype = tf.as_dtype(work)
+
+    def kernel(starts: Any, words: Any, numbers_: Any) -> Any:
+        kit = WordArithmetic(_XP, tf.uint64)
+        return kernel_body(_XP, kit, tf.stack, starts, words, numbers_, recipe, segments, width, dtype)
+
+    return tf.function(kernel, jit_compile=True)
+
+
+def _is_compile_failure(error: Exception) -> bool:
+    """Whether ``error`` says this TensorFlow cannot compile with XLA, not a bug of ours."""
+    failures = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError, tf.errors.NotFoundError)
+    return isinstance(error, failures) and ("XLA" in str(error) or "jit" in str(error).lower())
+
+
+class TensorFlowAdapter(Adapter):
     """Samples with ``tf.random.stateless_*`` ops (Philox or Threefry, TF's choice per device)."""
 
     name = "tensorflow"
     default_layout = "keras"
     orthogonal_draw = "tall"  # keras.initializers.Orthogonal's order
-    xp: Any = _TensorFlowNamespace()
+    xp: Any = _XP
 
     def native_dtype(self, name: str) -> tf.DType:
         dtype: tf.DType = tf.as_dtype(name)
@@ -174,6 +202,24 @@ class TensorFlowAdapter:
             available = ", ".join(logical.name for logical in here)
             raise ValueError(f"no tensorflow device {device!r} here; available: {available}")
         return device
+
+    def on_cpu(self, device: str | None) -> bool:
+        if device is not None:
+            return "CPU" in device.upper()
+        return not tf.config.list_logical_devices("GPU")
+
+    def portable_engine(self, device: str | None) -> EagerEngine:
+        # eager ops cost ~10 µs each: fewer, larger chunks; draws of 2¹⁶ counters or more run as XLA kernels
+        scope = functools.partial(self.portable_scope, device)
+        compiled = CompiledKernels(
+            "tensorflow", _tensorflow_kernel, CALL_COUNTERS, _is_compile_failure, scope
+        )
+        kit = WordArithmetic(self.xp, tf.uint64, device=device)
+        return EagerEngine(self.xp, kit, False, 1 << 20, device=device, scope=scope, compiled=compiled)
+
+    def portable_scope(self, device: str | None) -> AbstractContextManager[None]:
+        """TensorFlow places ops by context, not by argument: ``tf.device`` for the whole draw."""
+        return contextlib.nullcontext() if device is None else tf.device(device)
 
     def generator(self, seed: object, device: Any) -> SeedStream:
         if isinstance(seed, tf.random.Generator):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 try:
@@ -17,6 +23,7 @@ from winit._laws import TruncatedNormal
 from winit._schemes import Plan
 
 from ._common import (
+    Adapter,
     check_fits,
     check_seed,
     dtype_name,
@@ -25,6 +32,10 @@ from ._common import (
     tail_proposal,
     uniform_acceptance,
 )
+from ._philox import InPlaceWords, WordArithmetic
+from ._portable.bits import Recipe
+from ._portable.engine import EagerEngine, portable_threads
+from ._portable.kernels import ACCELERATOR_CALL_COUNTERS, CALL_COUNTERS, CompiledKernels, kernel_body
 
 _WIDE = (torch.float32, torch.float64)
 
@@ -47,7 +58,73 @@ def torch_seed(seed: int, device: torch.device) -> int:
     return (z ^ (z >> 32)) & 0xFFFFFFFF
 
 
-class TorchAdapter:
+@functools.cache
+def _openmp() -> Any:
+    """The OpenMP runtime under torch's intra-op pool (ctypes), or None where it is not found.
+
+    ``torch.set_num_threads`` is process-wide (it also sets the count every thread's first torch op
+    copies, and the pthreadpool's size), so concurrent torch work elsewhere would change; OpenMP's
+    own ``omp_set_num_threads`` sets the calling thread's count alone, which is what a draw needs.
+    """
+    torch.get_num_threads()  # loads torch's runtime and sets this thread's count first
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+    names = sorted(os.listdir(lib)) if os.path.isdir(lib) else []
+    candidates = [os.path.join(lib, n) for n in names if n.startswith(("libgomp", "libiomp", "libomp"))]
+    candidates.append("")  # symbols already loaded into the process (torch's runtime, globally)
+    for path in candidates:
+        try:
+            runtime = ctypes.CDLL(path or None)
+            if runtime.omp_get_max_threads() == torch.get_num_threads():
+                return runtime
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def on_this_thread() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the block, on the calling thread only (OpenMP's count), then restored.
+
+    Never ``torch.set_num_threads``: that changes every thread's count. Without an OpenMP runtime
+    the draw runs as torch schedules it: the values are the same, only slower on small chunks.
+    """
+    threads = torch.get_num_threads()  # torch's first op on a thread sets its count: do that first
+    runtime = _openmp() if threads > 1 else None
+    if runtime is not None:
+        runtime.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        if runtime is not None:
+            runtime.omp_set_num_threads(threads)
+
+
+@functools.cache
+def torch_kernel(recipe: Recipe, segments: int, width: int, work: str) -> Any:
+    """``torch.compile`` of :func:`.kernel_body` (Inductor: a C++/OpenMP loop on CPU, a Triton kernel on CUDA)."""
+    dtype = getattr(torch, work)
+
+    def kernel(starts: Any, words: Any, numbers_: Any) -> Any:
+        kit = WordArithmetic(_xp, torch.int64, signed=True, device=starts.device)
+        return kernel_body(_xp, kit, torch.stack, starts, words, numbers_, recipe, segments, width, dtype)
+
+    return torch.compile(kernel, dynamic=False, fullgraph=True)
+
+
+def torch_compile_enabled() -> bool:
+    """Whether ``WINIT_TORCH_COMPILE`` asks for compiled torch kernels ("1") or not ("0", unset)."""
+    setting = os.environ.get("WINIT_TORCH_COMPILE", "0").strip()
+    if setting not in ("0", "1"):
+        raise ValueError(f"WINIT_TORCH_COMPILE must be '0' or '1', got {setting!r}")
+    return setting == "1"
+
+
+def _is_compile_failure(error: Exception) -> bool:
+    """Whether ``error`` says torch.compile cannot build here (no C++ compiler, say), not a bug of ours."""
+    return type(error).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
+class TorchAdapter(Adapter):
     """Fills ``torch.empty`` tensors with ``uniform_``/``normal_``/``trunc_normal_``, as torch.nn.init does."""
 
     name = "torch"
@@ -73,6 +150,36 @@ class TorchAdapter:
         except (RuntimeError, AssertionError) as error:
             raise ValueError(f"torch device {device!r} is not usable here: {error}") from error
         return resolved
+
+    def on_cpu(self, device: torch.device | None) -> bool:
+        return getattr(device, "type", "cpu") == "cpu"
+
+    def portable_engine(self, device: torch.device | None) -> EagerEngine:
+        # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
+        # On CPU, chunks of 32768 counters (buffers in cache) run on as many worker threads as
+        # torch's intra-op setting allows, each op on its thread alone (see portable_scope); a GPU
+        # wants few large launches. The words use torch itself: its integer ops spell the array
+        # API's names, take ``out=``, and each call skips array_api_compat's promotion wrapper.
+        cpu = self.on_cpu(device)
+        kit = InPlaceWords(torch, torch.int64, signed=True, device=device)
+        threads = portable_threads(torch.get_num_threads()) if cpu else 1
+        compiled = None
+        if torch_compile_enabled():  # compiled kernels run on torch's own threads, outside portable_scope
+            calls = CALL_COUNTERS if cpu else ACCELERATOR_CALL_COUNTERS
+            compiled = CompiledKernels("torch", torch_kernel, calls, _is_compile_failure)
+        return EagerEngine(
+            self.xp, kit, True, 1 << 15 if cpu else 1 << 22, threads=threads, device=device,
+            scope=functools.partial(self.portable_scope, device), worker_scope=on_this_thread, compiled=compiled,
+        )  # fmt: skip
+
+    def portable_scope(self, device: torch.device | None) -> AbstractContextManager[None]:
+        """On CPU the draw runs on this thread alone (:func:`on_this_thread`).
+
+        Its chunks are sized to stay under torch's parallel grain anyway, except that ``log`` and
+        ``sqrt`` split anything over 2048 elements, and waking the intra-op pool for each chunk's log
+        costs more than the log (milliseconds on a busy machine).
+        """
+        return on_this_thread() if self.on_cpu(device) else contextlib.nullcontext()
 
     def generator(self, seed: object, device: torch.device) -> torch.Generator | None:
         if isinstance(seed, torch.Generator):

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import imports, report
+from benchmarks import imports, judge, render, tables
 from benchmarks._harness import REPO_ROOT, load_average, machine, run_worker, versions, worker_env
 from benchmarks.memory import LAWS as MEMORY_LAWS
 from benchmarks.memory import WHO as MEMORY_WHO
@@ -332,20 +332,20 @@ def _rounded(value: Any) -> Any:
 
 
 def write_outputs(
-    results: dict[str, Any], output: Path, printer: Callable[[list[report.Table]], None]
+    results: dict[str, Any], output: Path, printer: Callable[[list[tables.Table]], None]
 ) -> None:
     """Print the tables and write RESULTS.md, results.png and results.json under ``output``."""
-    targets = report.all_targets(results)
-    tables = report.tables(results, targets)
-    printer(tables)
+    targets = judge.all_targets(results)
+    shown = tables.tables(results, targets)
+    printer(shown)
     output.mkdir(parents=True, exist_ok=True)
     # compact, 6 significant digits: the file keeps every timed run (up to 200 per candidate) for --rerender
     (output / "results.json").write_text(
         json.dumps(_rounded(results), separators=(",", ":"), default=str) + "\n", encoding="utf-8"
     )
-    text = report.markdown(results, targets, tables, METHOD)
+    text = render.markdown(results, targets, shown, METHOD)
     (output / "RESULTS.md").write_text(text, encoding="utf-8")
-    report.plot(results["speed"], output / "results.png")
+    render.plot(results["speed"], output / "results.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rerender",
         action="store_true",
         help="measure nothing: rebuild RESULTS.md and results.png from the output directory's results.json "
-        "(after a reason for a miss was recorded in benchmarks/report.py)",
+        "(after a reason for a miss was recorded in benchmarks/targets.py)",
     )
     args = parser.parse_args(argv)
     if args.rerender:
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = output / "results.json"
         if not saved.is_file():
             parser.error(f"--rerender needs a results.json from an earlier run; {saved} does not exist")
-        write_outputs(json.loads(saved.read_text(encoding="utf-8")), output, report.print_tables)
+        write_outputs(json.loads(saved.read_text(encoding="utf-8")), output, render.print_tables)
         return 0
     if args.threads < 0:
         parser.error(f"--threads must be >= 0 (0 keeps each framework's default), got {args.threads}")
@@ -395,10 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args.quick, args.threads, args.budget, jobs)
     output = args.output if args.output is not None else (None if args.quick else HERE)
     if output is None:
-        targets = report.all_targets(results)
-        report.print_tables(report.tables(results, targets))
+        render.print_tables(tables.tables(results, judge.all_targets(results)))
     else:
-        write_outputs(results, output, report.print_tables)
+        write_outputs(results, output, render.print_tables)
         print(f"wrote {output / 'RESULTS.md'}, {output / 'results.png'}, {output / 'results.json'}")
     failed = [key for key, value in results["speed"].items() if "error" in value]
     failed += [key for key, value in results["models"].items() if "error" in value]

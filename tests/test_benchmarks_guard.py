@@ -26,7 +26,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks import __main__ as runner  # noqa: E402
-from benchmarks import _harness, report  # noqa: E402
+from benchmarks import _harness, judge, tables, targets  # noqa: E402
 
 
 # -- the quick run, end to end -------------------------------------------------------------------------
@@ -110,12 +110,12 @@ def test_import_winit_loads_no_framework(quick_run: tuple[subprocess.CompletedPr
 
 @pytest.mark.slow
 def test_quick_run_does_not_judge_timings(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
-    targets = report.all_targets(_results(quick_run[1]))
-    speed = [t for t in targets if t.id.startswith("speed/") and "timings" not in t.measured]
+    judged = judge.all_targets(_results(quick_run[1]))
+    speed = [t for t in judged if t.id.startswith("speed/") and "timings" not in t.measured]
     assert speed and all(t.met is None for t in speed), (
         "one tiny repeat must never pass or fail a speed target"
     )
-    (no_framework,) = [t for t in targets if t.id == "imports/no-framework"]
+    (no_framework,) = [t for t in judged if t.id == "imports/no-framework"]
     assert no_framework.met is True
 
 
@@ -227,21 +227,21 @@ def test_targets_judge_a_full_run_and_give_every_miss_a_reason() -> None:
             "peak_bytes": 300,
         },
     ]
-    targets = {t.id: t for t in report.all_targets(_full(speed, memory))}
-    assert targets["speed/numpy/uniform/1024/default"].met is True
-    slow = targets["speed/numpy/normal/1024/default"]
+    found = {t.id: t for t in judge.all_targets(_full(speed, memory))}
+    assert found["speed/numpy/uniform/1024/default"].met is True
+    slow = found["speed/numpy/normal/1024/default"]
     assert slow.met is False and slow.measured == "2.000" and "fastest runs' ratio 2.000" in slow.reason
-    assert targets["memory/numpy/uniform/winit"].met is True
-    assert targets["memory/tensorflow/uniform/winit"].met is False
-    assert "immutable" in targets["memory/tensorflow/uniform/winit"].reason
-    assert "memory/tensorflow/uniform/native" not in targets  # natives are shown, not targeted
+    assert found["memory/numpy/uniform/winit"].met is True
+    assert found["memory/tensorflow/uniform/winit"].met is False
+    assert "immutable" in found["memory/tensorflow/uniform/winit"].reason
+    assert "memory/tensorflow/uniform/native" not in found  # natives are shown, not targeted
 
 
 def test_a_miss_without_a_recorded_reason_is_flagged_not_investigated() -> None:
     memory = [
         {"backend": "numpy", "who": "winit", "law": "uniform", "n": 8, "tensor_bytes": 100, "peak_bytes": 250}
     ]
-    (target,) = [t for t in report.all_targets(_full({}, memory)) if t.id.startswith("memory/")]
+    (target,) = [t for t in judge.all_targets(_full({}, memory)) if t.id.startswith("memory/")]
     assert target.met is False and target.reason.startswith("NOT INVESTIGATED")
 
 
@@ -268,11 +268,11 @@ def test_every_recorded_reason_matches_a_target_id() -> None:
         "gpu/torch/uniform",
         "gpu/jax/normal",
     ]
-    stale = [p for p in report.REASONS if not any(fnmatch.fnmatchcase(i, p) for i in ids)]
+    stale = [p for p in targets.REASONS if not any(fnmatch.fnmatchcase(i, p) for i in ids)]
     assert not stale, f"reasons that no target id can reach: {stale}"
     # the first matching pattern wins, so a specific reason must come before its backend's general one
-    assert "out of place" in report._reason_for("speed/torch/orthogonal/1024/in place")
-    assert "out of place" not in report._reason_for("speed/torch/normal/1024/in place")
+    assert "out of place" in judge.reason_for("speed/torch/orthogonal/1024/in place")
+    assert "out of place" not in judge.reason_for("speed/torch/normal/1024/in place")
 
 
 def test_a_framework_that_is_not_installed_skips_its_sections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,15 +302,15 @@ def test_portable_script_rows_are_parsed_and_other_lines_skipped() -> None:
         "portable_ms": 295.9, "portable_over_native": 6.91,
     }  # fmt: skip
     assert [row["threads"] for row in rows] == ["1", "2", "1/compile", "xla"]
-    targets = report.portable_targets({"rows": rows})
-    assert [(t.id, t.met, t.measured) for t in targets] == [
+    portable = judge.portable_targets({"rows": rows})
+    assert [(t.id, t.met, t.measured) for t in portable] == [
         ("portable/numpy/uniform/4096/1t", False, "0.14×"),
         ("portable/numpy/uniform/4096/2t", True, "0.53×"),
         ("portable/torch/normal/4096/1t-compile", True, "0.65×"),
         ("portable/jax/normal/4096", True, "2.50×"),
     ]
-    assert "one thread is the floor" in targets[0].reason
-    table = report.portable_table({"rows": rows, "command": "python -m benchmarks.portable"})
+    assert "one thread is the floor" in portable[0].reason
+    table = tables.portable_table({"rows": rows, "command": "python -m benchmarks.portable"})
     assert [row[3] for row in table.rows] == ["1", "2", "1/compile", "xla"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import subprocess
@@ -273,3 +274,46 @@ def test_bad_numbers_exit_2_without_a_traceback_in_a_subprocess() -> None:
         )
         assert done.returncode == 2, (argv, done.stderr)
         assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+# -- one parser, the probe loaded lazily, no explain text parsed back (issue 15) --------------------------
+_LOADED = """
+import io, json, sys
+import winit
+first = sorted(m for m in ("argparse", "numpy", "winit._probe", "winit._model_cli", "winit.cli") if m in sys.modules)
+from winit.cli import main
+main(["explain", "he_normal", "--shape", "3", "4", "--plain"], out=io.StringIO())
+main(["recommend", "--activation", "relu", "--plain"], out=io.StringIO())
+main(["schemes", "--plain"], out=io.StringIO())
+second = sorted(m for m in ("numpy", "winit._probe", "winit._model_cli", "torch") if m in sys.modules)
+print(json.dumps([first, second]))
+"""
+
+
+def test_import_winit_loads_no_argparse_and_the_cli_loads_the_probe_only_to_run_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[], []]
+
+
+def test_probe_and_model_modules_register_no_commands() -> None:
+    import winit._model_cli as model_cli
+    import winit._probe as probe_module
+
+    for module in (probe_module, model_cli):
+        assert "argparse" not in vars(module)
+        assert not [name for name in vars(module) if name.startswith("add_")]
+
+
+def test_explain_rows_are_structured_and_explain_is_their_text() -> None:
+    resolved = winit.plan("truncated_normal", (8, 4))
+    rows = resolved.explain_rows()
+    assert all(isinstance(row, tuple) and len(row) == 2 for row in rows)
+    assert resolved.explain() == "\n".join(f"{label:<8} {text}" for label, text in rows)
+    scaled = winit.plan(winit.get("he_normal").with_(multiplier=2.0), (8, 4))
+    labels = [label for label, _ in scaled.explain_rows()]
+    assert labels[:5] == ["scheme", "shape", "fans", "gain", "multiplier"]
+    # the CLI prints the rows as they are: a label of more than 8 letters widens the column, no split needed
+    text = run("explain", "he_normal", "--shape", "8", "4", "--param", "multiplier=2", "--plain")
+    assert "multiplier  ×2 (every sample scaled after the rule)" in text.splitlines()

@@ -108,9 +108,9 @@ def test_a_scheme_is_its_pieces() -> None:
     assert he.dist == NormalDist()
     assert not hasattr(he.dist, "minval")  # a normal scheme carries no uniform fields any more
     assert he.minval == 0.0  # the flat view keeps the old defaults
-    lines = he.plan((32, 64)).explain().splitlines()
-    for line in (he.gain_rule.explain(), he.fans.explain(64, 32)):
-        assert line in lines
+    rows = he.plan((32, 64)).explain_rows()
+    for row in (he.gain_rule.explain(), he.fans.explain(64, 32)):
+        assert row in rows
 
 
 def test_adding_a_scheme_is_one_row() -> None:

@@ -331,6 +331,7 @@ TRACED: dict[str, tuple[Any, Any]] = {
     "orthogonal": (wf.orthogonal(), jax_init.orthogonal()),
     "delta_orthogonal": (wf.delta_orthogonal(), jax_init.delta_orthogonal()),
     "dirac": (wf.dirac(), None),
+    "zer_o": (wf.zer_o(), None),
     "constant": (wf.constant(0.5), jax_init.constant(0.5)),
 }
 
@@ -367,10 +368,11 @@ def test_jit_runs_with_host_transfers_disallowed() -> None:
         for values in ours.values():
             values.block_until_ready()
     theirs = jax.jit(lambda: all_of(1))()
-    assert set(ours) - set(theirs) == {"dirac"}
+    assert set(ours) - set(theirs) == {"dirac", "zer_o"}
     for name, values in theirs.items():
         assert_bitwise(ours[name], values)
     assert_bitwise(ours["dirac"], wf.dirac()(KEY, TRACE_SHAPE))
+    assert_bitwise(ours["zer_o"], wf.zer_o()(KEY, TRACE_SHAPE))
 
 
 def test_works_under_vmap_over_keys() -> None:

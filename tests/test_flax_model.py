@@ -266,3 +266,137 @@ def test_portable_values_are_the_canonical_stream_in_torch_layout() -> None:
     bias = winit.init("zeros", (32,), backend="numpy")
     np.testing.assert_array_equal(_value(model, "blocks.0.fc2.bias"), bias)
     assert report["blocks.0.fc2.kernel"].std == mlp.plan((32, 64), "torch").std
+
+
+def _linen_transformer(d: int = 32, h: int = 4, d_ff: int = 64, layers: int = 2, vocab: int = 64) -> Any:
+    """tests' nnx Transformer written in linen with its own names (attn, fc1, ln_f, head): no linen auto-names."""
+    linen = pytest.importorskip("flax.linen")
+
+    class Block(linen.Module):  # type: ignore[misc]
+        def setup(self) -> None:
+            self.ln1 = linen.LayerNorm()
+            self.attn = linen.MultiHeadDotProductAttention(num_heads=h)
+            self.ln2 = linen.LayerNorm()
+            self.fc1 = linen.Dense(d_ff)
+            self.fc2 = linen.Dense(d)
+
+        def __call__(self, x: Any) -> Any:
+            y = self.ln1(x)
+            x = x + self.attn(y, y)
+            return x + self.fc2(self.fc1(self.ln2(x)))
+
+    class Model(linen.Module):  # type: ignore[misc]
+        def setup(self) -> None:
+            self.embed = linen.Embed(vocab, d)
+            self.blocks = [Block() for _ in range(layers)]
+            self.ln_f = linen.LayerNorm()
+            self.head = linen.Dense(vocab)
+
+        def __call__(self, tokens: Any) -> Any:
+            x = self.embed(tokens)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.ln_f(x))
+
+    return Model()
+
+
+def _nnx_name(path: str) -> str:
+    """params/blocks_1/attn/query/kernel -> blocks.1.attn.query.kernel (the nnx Transformer's name)."""
+    keys = path.split("/")[1:]
+    return ".".join(key.replace("blocks_", "blocks.") for key in keys).replace(
+        "embed.embedding", "embed.embedding"
+    )
+
+
+def test_linen_module_roles_from_types_equal_nnx() -> None:
+    """init_params(module=, inputs=): roles from module types, whatever the names; values equal nnx's (portable)."""
+    model = _linen_transformer()
+    tokens = np.zeros((1, 5), np.int32)
+    tree, report = wf.init_params(module=model, inputs=tokens, recipe="torchtitan", seed=0, rng="portable")
+    nnx_model = abstract()
+    _, nnx_report = wf.init_(nnx_model, "torchtitan", seed=0, rng="portable")
+    assert {_nnx_name(row.name): row.role for row in report} == {row.name: row.role for row in nnx_report}
+    assert [row.std for row in report] == pytest.approx(
+        [nnx_report[_nnx_name(row.name)].std for row in report]
+    )
+    for row in report:
+        leaf = tree
+        for key in row.name.split("/"):
+            leaf = leaf[key]
+        np.testing.assert_array_equal(
+            np.asarray(leaf), _value(nnx_model, _nnx_name(row.name)), err_msg=row.name
+        )
+    # the same tree without the module: names alone cannot tell "attn" is attention or "head" the readout
+    abstract_tree = jax.eval_shape(model.init, jax.random.key(0), tokens)
+    _, by_path = wf.init_params(abstract_tree, "torchtitan", seed=0, rng="portable", d=32)
+    assert by_path["params/blocks_0/attn/query/kernel"].role != "attention_qkv"
+    # a given tree with the module: the module gives the roles, the tree the kept leaves
+    given = model.init(jax.random.key(1), tokens)
+    _, typed = wf.init_params(given, "torchtitan", module=model, inputs=(tokens,), seed=0, rng="portable",
+                              rules={"embedding": "keep"})  # fmt: skip
+    assert typed["params/blocks_0/attn/query/kernel"].role == "attention_qkv"
+    assert typed["params/embed/embedding"].kept
+
+
+def test_linen_module_dense_general_lstm_and_errors() -> None:
+    linen = pytest.importorskip("flax.linen")
+
+    class Net(linen.Module):  # type: ignore[misc]
+        @linen.compact
+        def __call__(self, x: Any) -> Any:
+            y = linen.DenseGeneral((4, 8), axis=-1, name="proj")(x)  # (16, 4, 8): in 16, out 32
+            cell = linen.LSTMCell(12, name="cell")
+            _, z = cell(cell.initialize_carry(jax.random.key(0), x.shape), x)
+            return y.sum() + z.sum() + self.param("gate", linen.initializers.zeros, (3,)).sum()
+
+    x = np.zeros((2, 16), np.float32)
+    _, report = wf.init_params(module=Net(), inputs=x, recipe="keras", seed=0)
+    proj = report["params/proj/kernel"]
+    assert (proj.fan_in, proj.fan_out) == (16, 32) and proj.role == "head"
+    assert (
+        report["params/cell/hf/kernel"].role == "recurrent"
+        and report["params/cell/if/kernel"].role == "recurrent_input"
+    )
+    assert report["params/cell/hf/bias"].scheme == "ones"  # Keras unit_forget_bias on the forget-gate bias
+    assert report["params/gate"].role == "other" and report["params/gate"].kept
+    with pytest.raises(TypeError, match="inputs="):
+        wf.init_params(module=Net())
+    with pytest.raises(TypeError, match=r"flax\.linen\.Module"):
+        wf.init_params(module=abstract(), inputs=x)
+    with pytest.raises(TypeError, match="module= and inputs="):
+        wf.init_params()
+
+
+def test_fused_gate_up_nnx_per_block_law_and_stream() -> None:
+    """nnx: one Linear writing 2·d_ff (gate first) is two blocks, each its law and canonical stream ``...[gate]``."""
+    from winit._roles import canonical_stream
+
+    d, d_ff = 32, 48
+
+    class Swiglu(nnx.Module):  # type: ignore[misc]
+        def __init__(self, rngs: Any) -> None:
+            self.attn = nnx.MultiHeadAttention(num_heads=4, in_features=d, decode=False, rngs=rngs)
+            self.down = nnx.Linear(d_ff, d, use_bias=False, rngs=rngs)  # sorts before gate_up: order-free
+            self.gate_up = nnx.Linear(d, 2 * d_ff, use_bias=False, rngs=rngs)
+
+    class Net(nnx.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            rngs = nnx.Rngs(0)
+            self.blocks = nnx.List([Swiglu(rngs) for _ in range(2)])
+            self.head = nnx.Linear(d, 10, rngs=rngs)
+
+    model = nnx.eval_shape(Net)
+    _, report = wf.init_(model, "torchtitan", seed=0, rng="portable")
+    rows = [row for row in report if row.role == "mlp_in"]
+    assert [(row.name, row.part) for row in rows] == [
+        (f"blocks.{b}.gate_up.kernel", part) for b in range(2) for part in ("gate", "up")
+    ]
+    assert [row.std for row in rows] == pytest.approx([0.02, 0.02 / math.sqrt(2), 0.02, 0.02 / 2], rel=1e-12)
+    law = winit.recipe("torchtitan").law("mlp_in", "up", L=2, l=1)
+    stream = canonical_stream("mlp_in", block=1) + "[up]"
+    up = winit.init(law, (d_ff, d), backend="jax", seed=0, rng="portable", stream=stream, layout="torch")
+    kernel = _value(
+        model, "blocks.1.gate_up.kernel"
+    )  # (d, 2·d_ff): the up block is the second half of columns
+    np.testing.assert_array_equal(kernel[:, d_ff:], np.asarray(up).T)

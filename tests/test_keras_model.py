@@ -264,3 +264,55 @@ def test_conv_batchnorm_dense_roles_and_statistics_reset() -> None:
     assert np.max(np.abs(_numpy(conv.kernel))) <= bound and np.max(np.abs(_numpy(conv.bias))) <= bound
     assert np.any(_numpy(conv.bias) != 0)
     assert report[norm.gamma.path].role == "norm_scale" and np.all(_numpy(norm.moving_variance) == 1)
+
+
+def test_fused_gate_up_is_planned_per_block_as_torch() -> None:
+    """One Dense writing 2·d_ff (SwiGLU in one kernel) gets a gate and an up block, each its own law, as torch's."""
+    d, d_ff = 32, 48
+    tokens = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(64, d)(tokens)
+    for _ in range(2):
+        y = keras.layers.LayerNormalization()(x)
+        x = keras.layers.Add()([x, keras.layers.MultiHeadAttention(4, 8)(y, y)])
+        gate, up = keras.ops.split(
+            keras.layers.Dense(2 * d_ff, use_bias=False)(keras.layers.LayerNormalization()(x)), 2, -1
+        )
+        x = keras.layers.Add()([x, keras.layers.Dense(d, use_bias=False)(keras.ops.silu(gate) * up)])
+    model = keras.Model(tokens, keras.layers.Dense(64)(x))
+    _, report = wk.init_(model, "torchtitan", seed=0, rng="portable")
+    fused = [row for row in report if row.role == "mlp_in"]
+    assert [row.part for row in fused] == ["gate", "up"] * 2
+    assert all(
+        row.shape == (d_ff, d) for row in fused
+    )  # a block's rows in the canonical (out, in), as torch's
+    # torchtitan: w1 (gate) σ₀, w3 (up) σ₀/√(2(ℓ+1)); d_ff is the MLP-out's input, not 2·d_ff
+    assert [row.std for row in fused] == pytest.approx([0.02, 0.02 / math.sqrt(2), 0.02, 0.02 / 2], rel=1e-12)
+    kernels = [v for v in model.weights if tuple(v.shape) == (d, 2 * d_ff)]
+    assert len(kernels) == 2
+    for variable in kernels:
+        value = _numpy(variable)
+        assert value[:, d_ff:].std() < 0.8 * value[:, :d_ff].std()  # the up half is the depth-scaled one
+    # torch cuts the same fused weight into the same blocks (winit/_torch_roles.py), rows of its (out, in)
+    torch = pytest.importorskip("torch")
+    import winit.torch as wt
+
+    class Mlp(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(d)
+            self.attn = torch.nn.MultiheadAttention(d, 4)
+            self.norm2 = torch.nn.LayerNorm(d)
+            self.gate_up = torch.nn.Linear(d, 2 * d_ff, bias=False)
+            self.down = torch.nn.Linear(d_ff, d, bias=False)
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Embedding(64, d)
+            self.blocks = torch.nn.ModuleList([Mlp(), Mlp()])
+            self.head = torch.nn.Linear(d, 64)
+
+    _, torch_report = wt.init_(Net(), seed=0)
+    torch_fused = [row for row in torch_report if row.role == "mlp_in"]
+    assert [row.part for row in torch_fused] == [row.part for row in fused]
+    assert [row.shape for row in torch_fused] == [row.shape for row in fused]

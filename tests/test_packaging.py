@@ -23,7 +23,7 @@ README = REPO / "README.md"
 CI_SCRIPT = REPO / ".ci" / "run"
 #: frameworks and optional tools that ``import winit`` must leave alone (each adapter imports its own).
 HEAVY = ("torch", "tensorflow", "jax", "jaxlib", "keras", "flax", "scipy", "rich", "matplotlib")
-EXTRAS = {"torch", "tensorflow", "jax", "keras", "flax", "cli", "all", "test"}
+EXTRAS = {"torch", "tensorflow", "jax", "keras", "flax", "cli", "all", "docs", "test"}
 
 
 def setup_commands() -> list[str]:
@@ -164,7 +164,8 @@ def test_wheel_contents_map_backends_under_winit(wheel: Path) -> None:
         names = archive.namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"winit", next(t for t in top_level if t.endswith(".dist-info"))}
-    for expected in ("winit/py.typed", "winit/cli.py", "winit/__main__.py", "winit/backends/_common.py"):
+    expected_files = ("winit/py.typed", "winit/cli.py", "winit/__main__.py", "winit/backends/_common.py")
+    for expected in (*expected_files, "winit/backends/_router.py", "winit/backends/_portable/engine.py"):
         assert expected in names
     assert {f"winit/backends/{b}.py" for b in ("numpy", "torch", "tensorflow", "jax")} <= set(names)
 
@@ -205,6 +206,7 @@ def test_installed_wheel_has_winit_backends_and_nothing_else(fresh_env: Path) ->
         "  'py_typed': (site / 'winit' / 'py.typed').is_file(),\n"
         "  'adapter': winit.backends.numpy.ADAPTER.name,\n"
         "  'sample': winit.init('glorot_uniform', (10, 5), seed=0).shape,\n"
+        "  'portable': winit.init('glorot_uniform', (10, 5), seed=0, rng='portable').shape,\n"
         "}))\n"
     )
     # -I: isolated mode, so neither the checkout (cwd) nor PYTHON* variables reach sys.path.
@@ -215,6 +217,7 @@ def test_installed_wheel_has_winit_backends_and_nothing_else(fresh_env: Path) ->
     assert found["winit_file"].startswith(found["purelib"])
     assert found["adapter"] == "numpy"
     assert found["sample"] == [10, 5]
+    assert found["portable"] == [10, 5]  # the engine's subpackage (backends/_portable/) is in the wheel
     assert found["py_typed"]
     assert not found["backends_importable"]
     assert not {"backends", "tests", "benchmarks", "docs"} & set(found["site"])

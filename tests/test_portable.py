@@ -57,15 +57,9 @@ NORMAL_LAWS = [
 
 
 def _kit(backend: str) -> _philox.WordArithmetic:
-    """Each backend's word arithmetic, as the portable engine builds it."""
-    from winit.backends import _portable
-
+    """Each backend's word arithmetic, as its adapter's portable engine builds it."""
     adapter = winit.backend(backend)
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return _philox.NarrowWordArithmetic(jnp, jnp.uint32)
-    return _portable._engine(adapter, adapter.device(None)).kit
+    return adapter.portable_engine(adapter.device(None)).kit
 
 
 def _draw(backend: str, scheme: str, shape: tuple[int, ...], **kwargs: Any) -> np.ndarray:
@@ -373,10 +367,10 @@ def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
     last call, unaligned shard rows) takes that path.
     """
     pytest.importorskip("tensorflow")
-    from winit.backends import _portable as portable
+    from winit.backends._portable import kernels
 
-    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
-    monkeypatch.setattr(portable, "_XLA_SEGMENT", 256)  # rows of 256 counters: a 96×67 run spans several
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(kernels, "_XLA_SEGMENT", 256)  # rows of 256 counters: a 96×67 run spans several
     kinds = {"uniform": ("random_uniform", {"minval": -0.3, "maxval": 1.7}), "normal": ("he_normal", {})}
     for kind, (scheme, params) in kinds.items():
         for dtype in ("float32", "float64"):
@@ -388,7 +382,7 @@ def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
             else:
                 assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, (kind, dtype)
     assert (
-        "tensorflow" not in portable._compile_unavailable
+        "tensorflow" not in kernels._compile_unavailable
     )  # the kernels compiled: the comparisons were of them
 
 
@@ -397,14 +391,15 @@ def test_tensorflow_xla_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
 def test_torch_compiled_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, block: Any) -> None:
     """WINIT_TORCH_COMPILE=1: torch.compile'd kernels; uniform still bit-identical, normal within NORMAL_ULPS."""
     pytest.importorskip("torch")
-    from winit.backends import _portable as portable
+    import winit.backends.torch as torch_backend
+    from winit.backends._portable import kernels
 
     monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
-    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
-    monkeypatch.setattr(portable, "_XLA_SEGMENT", 256)
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(kernels, "_XLA_SEGMENT", 256)
     built: list[tuple[Any, ...]] = []
-    factory = portable._torch_kernel
-    monkeypatch.setattr(portable, "_torch_kernel", lambda *key: built.append(key) or factory(*key))
+    factory = torch_backend.torch_kernel
+    monkeypatch.setattr(torch_backend, "torch_kernel", lambda *key: built.append(key) or factory(*key))
     cases = [("random_uniform", {"minval": -0.3, "maxval": 1.7}, "float32"), ("he_normal", {}, "float32")]
     cases += [("random_uniform", {"minval": -0.3, "maxval": 1.7}, "float64")] if block is None else []
     for scheme, params, dtype in cases:
@@ -415,13 +410,14 @@ def test_torch_compiled_kernels_match_numpy(monkeypatch: pytest.MonkeyPatch, blo
             assert np.array_equal(values, reference), (scheme, dtype)
         else:
             assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, scheme
-    assert len(built) == len(cases) and "torch" not in portable._compile_unavailable
+    assert len(built) == len(cases) and "torch" not in kernels._compile_unavailable
 
 
 def test_torch_compile_failure_falls_back_to_eager(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine where torch.compile cannot build (no C++ compiler, say) draws eagerly, the same numbers."""
     pytest.importorskip("torch")
-    from winit.backends import _portable as portable
+    import winit.backends.torch as torch_backend
+    from winit.backends._portable import kernels
 
     class CompilerMissingError(Exception):
         pass
@@ -433,11 +429,11 @@ def test_torch_compile_failure_falls_back_to_eager(monkeypatch: pytest.MonkeyPat
 
     expected = _draw("torch", "he_uniform", (96, 67))
     monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
-    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
-    monkeypatch.setattr(portable, "_torch_kernel", lambda *key: refuse)
-    monkeypatch.setattr(portable, "_compile_unavailable", {})
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(torch_backend, "torch_kernel", lambda *key: refuse)
+    monkeypatch.setattr(kernels, "_compile_unavailable", {})
     assert np.array_equal(_draw("torch", "he_uniform", (96, 67)), expected)
-    assert "no working C++ compiler" in portable._compile_unavailable["torch"]
+    assert "no working C++ compiler" in kernels._compile_unavailable["torch"]
 
 
 @pytest.mark.parametrize("setting", ["yes", "2", "true"])
@@ -452,12 +448,17 @@ def _small_chunks(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     """Chunks of 64 counters and ``threads`` workers, so small tensors are spread over several threads."""
     import dataclasses
 
-    from winit.backends import _portable as portable
-
-    engine = portable._engine
-    monkeypatch.setattr(
-        portable, "_engine", lambda adapter, device: dataclasses.replace(engine(adapter, device), chunk=64)
-    )
+    for backend in ("numpy", "torch"):
+        try:
+            adapter = type(winit.backend(backend))
+        except ImportError:
+            continue
+        engine = adapter.portable_engine
+        monkeypatch.setattr(
+            adapter,
+            "portable_engine",
+            lambda self, device, engine=engine: dataclasses.replace(engine(self, device), chunk=64),
+        )
     monkeypatch.setenv("WINIT_NUM_THREADS", str(threads))
 
 
@@ -520,13 +521,13 @@ def test_threaded_draw_works_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) 
     """A child forked after a threaded draw (its pool object copied, its threads not) still draws."""
     import multiprocessing
 
-    from winit.backends import _portable as portable
+    from winit.backends._portable import engine
 
     _small_chunks(monkeypatch, 2)
     expected = _draw("numpy", "he_uniform", (96, 67))
     # make sure this process's pool runs both its threads (it starts them lazily), then leave them idle
     barrier = threading.Barrier(3)
-    pool = portable._pool(2)
+    pool = engine._pool(2)
     waits = [pool.submit(barrier.wait, 10) for _ in range(2)]
     barrier.wait(10)
     for wait in waits:
@@ -758,10 +759,10 @@ def test_torch_cuda_draws_match_numpy(dtype: str) -> None:
 def test_torch_cuda_compiled_draws_match_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     """WINIT_TORCH_COMPILE=1 on CUDA (Triton kernels): uniform bit-identical, normals within NORMAL_ULPS."""
     _cuda_torch()
-    from winit.backends import _portable as portable
+    from winit.backends._portable import kernels
 
     monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
-    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1)
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1)
     for scheme, params in (UNIFORM_LAWS[2], NORMAL_LAWS[0], NORMAL_LAWS[3]):
         for block in (None, (slice(3, 300), slice(2, 250))):
             values = winit.init(
@@ -773,7 +774,7 @@ def test_torch_cuda_compiled_draws_match_numpy(monkeypatch: pytest.MonkeyPatch) 
                 assert np.array_equal(values, reference), (scheme, block)
             else:
                 assert _ulps(values, reference, float(np.std(reference))) <= NORMAL_ULPS, (scheme, block)
-    assert "torch" not in portable._compile_unavailable
+    assert "torch" not in kernels._compile_unavailable
 
 
 @pytest.mark.gpu

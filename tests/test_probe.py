@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import itertools
 import math
@@ -15,7 +14,8 @@ import numpy as np
 import pytest
 
 import winit
-from winit._probe import DEFAULT_SCHEMES, add_probe_commands, parse_scheme, probe
+from winit._probe import DEFAULT_SCHEMES, parse_scheme, probe
+from winit.cli import main
 
 DEPTH, WIDTH, BATCH = 20, 32, 128
 
@@ -246,12 +246,9 @@ def test_import_winit_loads_no_framework_or_plotting_library() -> None:
 
 # -- the command line -------------------------------------------------------------------------------------------
 def cli(*argv: str) -> tuple[int, str]:
-    """Parse ``argv`` with a parser holding only the probe commands; run the handler; (status, stdout)."""
-    parser = argparse.ArgumentParser(prog="winit")
-    add_probe_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
+    """Run ``winit ARGV`` in-process: (status, stdout)."""
     out = io.StringIO()
-    return args.handler(args, out), out.getvalue()
+    return main(list(argv), out=out), out.getvalue()
 
 
 def test_cli_probe_prints_the_verdict_table() -> None:
@@ -306,8 +303,6 @@ def test_cli_recommend_bad_activation_exits_2(capsys: pytest.CaptureFixture[str]
 
 
 def test_winit_cli_main_dispatches_probe_and_recommend() -> None:
-    from winit.cli import main
-
     out = io.StringIO()
     assert main(["recommend", "--activation", "tanh", "--plain"], out=out) == 0
     assert "glorot_normal" in out.getvalue()

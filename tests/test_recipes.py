@@ -75,6 +75,13 @@ def test_olmo_neox_deepnet_mup_formulas() -> None:
     beta = (8 * 18) ** -0.25
     assert deepnet.law(Role.ATTENTION_QKV, "v", L=18).gain == pytest.approx(beta)
     assert deepnet.law(Role.ATTENTION_QKV, "q", L=18).gain == 1.0
+    tfixup = winit.recipe("tfixup")  # Huang et al. 2020, Algorithm 1
+    assert tfixup.law(Role.ATTENTION_QKV, "v", L=6).gain == pytest.approx((9 * 6) ** -0.25)
+    assert tfixup.law(Role.MLP_OUT, L=6, decoder=False).gain == pytest.approx(0.67 * 6**-0.25)
+    assert tfixup.law(Role.ATTENTION_QKV, "k", L=6).gain == 1.0
+    assert tfixup.law(Role.EMBEDDING, d=512, L=6).stddev == pytest.approx(512**-0.5 * 54**-0.25)
+    assert tfixup.law(Role.EMBEDDING, d=512, L=6, decoder=False).stddev == pytest.approx(512**-0.5)
+    assert tfixup.law(Role.MLP_IN, L=6).name == "glorot_uniform"
     mup = winit.recipe("mup")
     context = mup.context(width_mult=8.0)
     assert mup.role_law(Role.MLP_IN).lr_multiplier(context) == pytest.approx(1 / 8)
@@ -231,3 +238,24 @@ def test_keep_is_a_rule_value() -> None:
     assert KEEP == "keep"
     assert winit.recipe("gpt2").keeps(Role.LAYER_SCALE)
     assert not winit.recipe("gpt2").keeps(Role.DENSE)
+
+
+def test_zero_recipe_follows_the_zer_o_paper() -> None:
+    """ZerO (Zhao et al. 2022): hidden weights Algorithm 1, residual branches' last layers and classifier 0."""
+    zero = winit.recipe("ZerO")  # recipe names are case-insensitive: "ZerO" is "zero"
+    assert zero is winit.recipe("zero")
+    for role in (Role.ATTENTION_QKV, Role.MLP_IN, Role.DENSE, Role.CONV):
+        assert zero.law(role) == winit.get("zer_o")
+    for role, part in (
+        (Role.ATTENTION_OUT, ""),
+        (Role.MLP_OUT, ""),
+        (Role.CONV, "branch_out"),
+        (Role.HEAD, ""),
+    ):
+        assert zero.law(role, part).name == "zeros"
+    assert zero.law(Role.NORM_SCALE).name == "ones" and zero.law(Role.BIAS).name == "zeros"
+    assert zero.keeps(Role.EMBEDDING)
+    # the MLP's first layer of a d = 6, d_ff = 24 block: m = ⌈log₂ 24⌉ = 5, c = 2^-2
+    w = zero.law(Role.MLP_IN).plan((24, 6), layout="torch")
+    assert "c = 2^(−(5−1)/2) = 0.25" in w.explain()
+    assert winit.init(zero.law(Role.MLP_IN), (24, 6), layout="torch")[3, 1] == -0.25  # popcount(3 & 1) odd

@@ -16,7 +16,7 @@ TRUNC = 0.87962566103423978
 ALL_SCHEMES = [
     "constant", "dirac", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "identity",
     "lecun_normal", "lecun_uniform", "ones", "orthogonal", "random_normal", "random_uniform",
-    "truncated_normal", "variance_scaling", "zeros",
+    "truncated_normal", "variance_scaling", "zer_o", "zeros",
 ]  # fmt: skip
 #: (fan_in, fan_out) pairs used for the formula grid: square, wide, tall, a conv.
 FANS = [(3, 3), (10, 5), (5, 10), (36, 72), (1, 1)]

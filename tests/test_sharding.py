@@ -327,11 +327,10 @@ def test_tensorflow_shard_of_a_compiled_whole_is_the_same_block(
     Before: the shard ran eagerly (no FMA contraction) and 3236 of 16384 elements differed by ≤ 2 ulps.
     """
     pytest.importorskip("tensorflow")
-    from winit.backends import _portable as portable
+    from winit.backends._portable import kernels
 
-    monkeypatch.setattr(
-        portable, "XLA_MIN_COUNTERS", 1024
-    )  # the whole (4096 counters) compiles, the shard alone would not
+    # the whole (4096 counters) compiles, the shard alone would not
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1024)
     params = {"mean": 0.1, "stddev": 0.5, "lower": -1.5, "upper": 2.0} if scheme == "truncated_normal" else {}
     for dtype in ("float32", "float64") if scheme == "he_normal" else ("float32",):
         whole = _init("tensorflow", scheme, (64, 256), dtype=dtype, **params)
@@ -344,9 +343,11 @@ def test_tensorflow_shard_of_a_compiled_whole_is_the_same_block(
 def test_torch_compiled_shard_is_the_same_block(monkeypatch: pytest.MonkeyPatch) -> None:
     """WINIT_TORCH_COMPILE=1: a shard too small for a compiled kernel alone takes its whole's kernel, same bits."""
     pytest.importorskip("torch")
+    from winit.backends._portable import kernels
+
     monkeypatch.setenv("WINIT_TORCH_COMPILE", "1")
-    monkeypatch.setattr(portable, "XLA_MIN_COUNTERS", 1024)
+    monkeypatch.setattr(kernels, "XLA_MIN_COUNTERS", 1024)
     whole = _init("torch", "he_normal", (64, 256))
     shard = (slice(3, 40), slice(5, 100))
     assert np.array_equal(_init("torch", "he_normal", (64, 256), shard=shard), whole[shard])
-    assert "torch" not in portable._compile_unavailable
+    assert "torch" not in kernels._compile_unavailable

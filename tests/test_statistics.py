@@ -145,7 +145,7 @@ def case_plan(case: SampledCase) -> winit.Plan:
 def test_every_scheme_is_covered() -> None:
     """Every built-in scheme has a statistical or exact test below, so a new scheme cannot slip past."""
     covered = {case.scheme for case in SAMPLED} | {name for name, _, _ in CONSTANT_CASES}
-    covered |= {"orthogonal", "identity", "dirac"}
+    covered |= {"orthogonal", "identity", "dirac", "zer_o"}  # zer_o: exact matrices in test_zer_o.py
     assert set(winit.schemes()) == covered
 
 

@@ -44,12 +44,37 @@ __version__ = "0.1.0"
 
 
 def recipes() -> list[str]:
-    """Sorted names of the built-in recipes (``winit.recipe(name).explain()`` shows each)."""
+    """Sorted names of the built-in recipes (``winit.recipe(name).explain()`` shows each).
+
+    Examples:
+        >>> import winit
+        >>> {"gpt2", "mup", "t5", "torch"} <= set(winit.recipes())
+        True
+    """
     return sorted(RECIPES)
 
 
 def recipe(name: str | Recipe) -> Recipe:
-    """The recipe called ``name`` (a :class:`Recipe` passes through); unknown names list the known ones."""
+    """The recipe called ``name`` (a :class:`Recipe` passes through); unknown names list the known ones.
+
+    Args:
+        name: a built-in recipe's name (``winit.recipes()``; case-insensitive, ``-`` reads as ``_``) or a Recipe.
+
+    Raises:
+        ValueError: an unknown name (the message lists the recipes and suggests the closest).
+        TypeError: neither a string nor a Recipe.
+
+    Examples:
+        >>> import winit
+        >>> gpt2 = winit.recipe("GPT2")
+        >>> gpt2.name, gpt2.constants
+        ('gpt2', {'sigma0': 0.02})
+        >>> winit.recipe(gpt2) is gpt2
+        True
+
+    References:
+        Each recipe's ``sources`` name the code or paper it reproduces (``winit.recipe("mup").sources``).
+    """
     if isinstance(name, Recipe):
         return name
     if not isinstance(name, str):

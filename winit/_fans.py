@@ -75,12 +75,33 @@ def fans(
 ) -> tuple[int, int]:
     """Return (fan_in, fan_out): fan_in = in_channels · Π(kernel), fan_out = out_channels · Π(kernel).
 
-    ``layout`` picks which axes hold the channels: ``torch`` (out, in, *kernel),
-    ``torch_transpose`` (in, out, *kernel), ``keras``/``flax`` (*kernel, in, out),
-    ``keras_transpose``/``flax_transpose`` (*kernel, out, in). ``in_axis``/``out_axis``/``batch_axis``
+    ``layout`` picks which axes hold the channels: ``torch`` ``(out, in, *kernel)``,
+    ``torch_transpose`` ``(in, out, *kernel)``, ``keras``/``flax`` ``(*kernel, in, out)``,
+    ``keras_transpose``/``flax_transpose`` ``(*kernel, out, in)``. ``in_axis``/``out_axis``/``batch_axis``
     override it the way ``jax.nn.initializers.variance_scaling`` does; batch axes count in neither fan.
     A 0-D shape has fans (1, 1) and a 1-D shape (n,) has fans (n, n), as in Keras (PyTorch refuses
     them). A zero fan raises ValueError.
+
+    Args:
+        shape: the weight's shape.
+        layout: ``torch``, ``torch_transpose``, ``keras``, ``keras_transpose``, ``flax`` or ``flax_transpose``.
+        in_axis: input axis or axes (negative counts from the end), overriding the layout.
+        out_axis: output axis or axes, overriding the layout.
+        batch_axis: axes counted in neither fan.
+
+    Returns:
+        ``(fan_in, fan_out)``.
+
+    Examples:
+        A 3×3 convolution from 3 to 64 channels, in PyTorch's and Keras' layouts:
+
+        >>> import winit
+        >>> winit.fans((64, 3, 3, 3)), winit.fans((3, 3, 3, 64), "keras")
+        ((27, 576), (27, 576))
+        >>> winit.fans((8, 512, 128), "keras", batch_axis=0)  # 8 stacked experts, (in, out) each
+        (512, 128)
+        >>> winit.fans((10,))
+        (10, 10)
     """
     dims = shape_tuple(shape)
     if len(dims) < 2 and in_axis is None and out_axis is None and not batch_axis:

@@ -2,7 +2,8 @@
 
 ``winit.flax.init_`` and ``winit.flax.init_params`` are defined here; ``winit.flax`` re-exports them.
 Roles come from module types (nnx.MultiHeadAttention's query/key/value/out, Embed, the norms,
-Conv, LSTMCell) or, for linen trees, from the auto-names linen gives them
+Conv, LSTMCell) or, for linen trees, from the linen module types when the module is given (its
+``init`` traced under ``nn.intercept_methods``), else from the auto-names linen gives them
 (``MultiHeadDotProductAttention_0``/``query``/``kernel``, ``Dense_1``, ``LayerNorm_0``, ...); the
 shared planning is :mod:`winit._model_plan`.
 """
@@ -24,7 +25,8 @@ from winit._model_plan import Param, Rules, Write, agreed, assign_blocks, einsum
 from winit._report import InitReport
 from winit._roles import Role
 from winit._validate import choice
-from winit.backends._common import check_seed, realize
+from winit.backends._common import check_seed
+from winit.backends._router import realize
 from winit.backends.jax import ADAPTER
 
 _NORMS: Final = (nnx.LayerNorm, nnx.RMSNorm, nnx.BatchNorm, nnx.GroupNorm)
@@ -258,34 +260,118 @@ def _natural(path: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(keys)
 
 
+class _Typed:
+    """The linen module behind each path of a tree, recorded while the module traced its ``init`` (none: names decide).
+
+    ``modules`` maps scope paths (``("blocks_0", "attn")``) to the bound modules; a tree that starts with
+    its collection (``{"params": ...}``, what ``init`` returns) is looked up one key down.
+    """
+
+    def __init__(self, modules: Mapping[tuple[str, ...], Any], paths: list[tuple[str, ...]]) -> None:
+        import flax.linen as nn
+
+        self.nn = nn
+        self.modules = modules
+        roots = {path[0] for path in modules if path}
+        self.offset = 1 if modules and paths and paths[0][0] not in roots else 0
+        self.blocks: dict[int, int | None] = {}
+        self.nodes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.L = 0
+        if modules and () in modules:
+            nodes = {path: path for path in modules}  # one tuple object per node: assign_blocks keys by id
+            below: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+            for path in sorted(modules, key=_natural):
+                if path:
+                    below.setdefault(path[:-1], []).append(nodes[path])
+            self.nodes = nodes
+            self.blocks, self.L = assign_blocks(
+                nodes[()], lambda node: below.get(node, []), lambda node: self.is_attention(node)
+            )
+
+    def module(self, path: tuple[str, ...]) -> Any:
+        """The module at the tree path ``path`` (collection key dropped), or None."""
+        return self.modules.get(path[self.offset :]) if len(path) >= self.offset else None
+
+    def is_attention(self, scope: tuple[str, ...]) -> bool:
+        return isinstance(self.modules.get(scope), self.nn.MultiHeadDotProductAttention)
+
+    def block(self, path: tuple[str, ...]) -> int | None:
+        node = self.nodes.get(path[self.offset :]) if self.blocks else None
+        return None if node is None else self.blocks.get(id(node))
+
+    def kind(self, path: tuple[str, ...]) -> str:
+        """The module's kind as the path rules name it (any MultiHeadDotProductAttention, norm, conv); "" unknown."""
+        nn, module = self.nn, self.module(path)
+        if module is None or not path:
+            return ""
+        for base in (nn.MultiHeadDotProductAttention, nn.LayerNorm, nn.RMSNorm, nn.BatchNorm, nn.GroupNorm):
+            if isinstance(module, base):
+                return str(base.__name__)
+        if isinstance(module, (nn.Conv, nn.ConvTranspose, nn.ConvLocal)):
+            return "Conv"
+        return type(module).__name__
+
+    def dense_axes(self, path: tuple[str, ...], ndim: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(in_axes, out_axes) of a kernel: DenseGeneral's (batch_dims first, then axis, then features)."""
+        module = self.module(path)
+        if isinstance(module, self.nn.DenseGeneral):
+            batch = len(module.batch_dims) if isinstance(module.batch_dims, (tuple, list)) else 1
+            n_in = len(module.axis) if isinstance(module.axis, (tuple, list)) else 1
+            return tuple(range(batch, batch + n_in)), tuple(range(batch + n_in, ndim))
+        return tuple(range(ndim - 1)), (ndim - 1,)
+
+    def lstm(self, path: tuple[str, ...]) -> dict[str, Any] | None:
+        """Role, gate and hidden size of a linen LSTMCell's gate Dense (``ii``… input, ``hi``… recurrent)."""
+        cell = self.module(path[:-1]) if path else None
+        if not isinstance(cell, self.nn.LSTMCell) or path[-1] not in _LINEN_LSTM:
+            return None
+        role = Role.RECURRENT_INPUT if path[-1][0] == "i" else Role.RECURRENT
+        return {"role": role, "part": _LINEN_LSTM[path[-1]], "hidden": int(cell.features)}
+
+
+_LINEN_LSTM: Final = {f"{side}{gate}": gate for side in "ih" for gate in "ifgo"}
+
+
 def _linen_params(
-    flat: list[tuple[tuple[str, ...], Any]],
+    flat: list[tuple[tuple[str, ...], Any]], modules: Mapping[tuple[str, ...], Any] | None = None
 ) -> tuple[list[Param], dict[str, int | None], set[int]]:
-    """Params of a linen tree: roles from the module names on each path, blocks from paths holding attention.
+    """Params of a linen tree: roles from module types where ``modules`` (scope path -> module) has them, else
+    from the module names on each path; blocks from the modules holding one attention module.
 
     Trees come back with sorted keys (definition order across module kinds is lost), so the head is
     the highest-numbered Dense outside blocks nearest the root.
     """
     flat = sorted(flat, key=lambda item: _natural(item[0]))
+    typed = _Typed(modules or {}, [path for path, _ in flat])
     attention_at = sorted({path[: i + 1] for path, _ in flat for i, key in enumerate(path[:-2])
                            if _kind(key) in _ATTENTION})  # fmt: skip
     # a block: the path prefix one level above each attention module (the repeated layer holding it)
     owners = [prefix[:-1] for prefix in attention_at]
-    block_of = (
-        {owner: i for i, owner in enumerate(dict.fromkeys(owners))} if len(set(owners)) == len(owners) else {}
-    )
+    unique = len(set(owners)) == len(owners) and not modules
+    block_of = {owner: i for i, owner in enumerate(dict.fromkeys(owners))} if unique else {}
     params: list[Param] = []
     units: dict[tuple[str, ...], int] = {}
     heads, widths, key_dims = [], [], []
     for path, leaf in flat:
         module, key, name = path[:-1], path[-1], "/".join(path)
-        kind = _kind(module[-1]) if module else ""
-        parent = _kind(module[-2]) if len(module) > 1 else ""
+        kind = typed.kind(module) or (_kind(module[-1]) if module else "")
+        parent = typed.kind(module[:-1]) or (_kind(module[-2]) if len(module) > 1 else "")
         shape = tuple(int(n) for n in leaf.shape)
         unit = units.setdefault(module, len(units))
-        block = next((b for owner, b in block_of.items() if path[: len(owner)] == owner and owner), None)
+        block = (
+            typed.block(module)
+            if modules
+            else next((b for owner, b in block_of.items() if path[: len(owner)] == owner and owner), None)
+        )
         fields: dict[str, Any] = {"block": block}
-        if parent in _ATTENTION and key == "kernel":
+        lstm = typed.lstm(module)
+        if lstm is not None:
+            fields.update(lstm)
+            if key == "kernel":
+                fields.update(in_axes=(0,), out_axes=(1,), n_in=shape[0], n_out=shape[1])
+            else:
+                fields.update(tensor="bias", role=Role.BIAS)
+        elif parent in _ATTENTION and key == "kernel":
             if module[-1] == "out":
                 fields.update(
                     role=Role.ATTENTION_OUT, in_axes=tuple(range(len(shape) - 1)), out_axes=(len(shape) - 1,)
@@ -307,12 +393,14 @@ def _linen_params(
         elif key == "kernel" and kind.startswith("Conv"):
             fields.update(role=Role.CONV, in_axes=(len(shape) - 2,), out_axes=(len(shape) - 1,))
         elif key == "kernel":
-            fields.update(in_axes=tuple(range(len(shape) - 1)), out_axes=(len(shape) - 1,),
-                          n_in=math.prod(shape[:-1]), n_out=shape[-1])  # fmt: skip
-        else:
+            ins, outs = typed.dense_axes(module, len(shape))
+            fields.update(in_axes=ins, out_axes=outs, n_in=math.prod(shape[a] for a in ins),
+                          n_out=math.prod(shape[a] for a in outs))  # fmt: skip
+        else:  # a parameter a module of its own declares (self.param): its own law, kept by default
             fields.update(role=Role.OTHER)
         params.append(Param(name, kind or "params", shape, (path, leaf), unit, **fields))
-    found = {"L": len(block_of) or None, "d": agreed(widths), "h": agreed(heads), "d_kv": agreed(key_dims)}
+    L = typed.L if modules else len(block_of)  # noqa: N806 - the recipes' name
+    found = {"L": L or None, "d": agreed(widths), "h": agreed(heads), "d_kv": agreed(key_dims)}
     loose = [p for p in params if p.role is None and p.tensor == "weight" and p.block is None]
     if not loose:
         return params, found, set()
@@ -323,10 +411,35 @@ def _linen_params(
     return params, found, {head.unit}
 
 
+def _linen_modules(module: Any, inputs: Any) -> tuple[dict[tuple[str, ...], Any], Any]:
+    """(scope path -> bound module, abstract variables): ``module.init`` traced with ``jax.eval_shape``, every
+    module method call intercepted, so nothing is drawn."""
+    import flax.linen as nn
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a flax.linen.Module, got {type(module).__name__}")
+    if inputs is None:
+        raise TypeError("module= needs the inputs its init takes: inputs=(x, ...) or inputs=x")
+    args = inputs if isinstance(inputs, tuple) else (inputs,)
+    modules: dict[tuple[str, ...], Any] = {}
+
+    def record(call: Any, call_args: Any, call_kwargs: Any, context: Any) -> Any:
+        scope = context.module.scope
+        if scope is not None:
+            modules.setdefault(tuple(scope.path), context.module)
+        return call(*call_args, **call_kwargs)
+
+    with nn.intercept_methods(record):
+        tree = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
+    return modules, tree
+
+
 def init_params(
-    params: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
     recipe: str | winit.Recipe | None = None,
     *,
+    module: Any = None,
+    inputs: Any = None,
     seed: int | None = None,
     rng: str = "native",
     rules: Rules = None,
@@ -334,20 +447,37 @@ def init_params(
 ) -> tuple[dict[str, Any], InitReport]:
     """A new linen parameter tree with every leaf drawn by its role's law in ``recipe``; return (tree, report).
 
-    Roles come from the linen auto-names on each path (``Dense_0``/``kernel``, ``Embed_0``/``embedding``,
-    ``LayerNorm_0``/``scale``, ``MultiHeadDotProductAttention_0``/``query``/``kernel``, ``Conv_0``); a
-    block is the module holding one attention module (its position gives ℓ); otherwise as
-    :func:`init_`. Leaves a rule keeps are returned as given.
+    With ``module`` (the ``flax.linen.Module``) and ``inputs`` (what its ``init`` takes after the key) roles come
+    from module types: ``Dense``/``DenseGeneral`` (with their in/out axes), ``Embed``, the norms, any
+    ``MultiHeadDotProductAttention``'s query/key/value/out, ``Conv*``, ``LSTMCell`` gates, whatever their names;
+    ``params`` may then be omitted (the tree ``module.init`` would give, drawn without a first init). Without
+    ``module`` roles come from the linen auto-names on each path (``Dense_0``/``kernel``,
+    ``MultiHeadDotProductAttention_0``/``query``/``kernel``, ``LayerNorm_0``/``scale``, ``Conv_0``). A block is
+    the module holding one attention module (its position gives ℓ); otherwise as :func:`init_`. Leaves a rule
+    keeps are returned as given (as ``module.init`` gives them when ``params`` is omitted).
     """
-    if not isinstance(params, Mapping):
-        raise TypeError(f"init_params takes a linen parameter tree (a mapping), got {type(params).__name__}")
+    modules: dict[tuple[str, ...], Any] = {}
+    abstract: Any = None
+    if module is not None:
+        modules, abstract = _linen_modules(module, inputs)
+    elif params is None:
+        raise TypeError("init_params needs a linen parameter tree, or module= and inputs= to trace one")
+    tree = abstract if params is None else params
+    if not isinstance(tree, Mapping):
+        raise TypeError(f"init_params takes a linen parameter tree (a mapping), got {type(tree).__name__}")
     choice("rng", rng, ("native", "portable"))
     chosen = winit.recipe("flax" if recipe is None else recipe)
     root = check_seed(seed)
-    listed, found, heads = _linen_params(list(_flat(params)))
+    listed, found, heads = _linen_params(list(_flat(tree)), modules)
     writes = plan_model(listed, chosen, winit.recipe("flax"), rules, found, sizes, heads)
+    given = dict(_flat(tree))
+    if params is None and any(
+        write.kept for write in writes
+    ):  # kept leaves: what the module's own init gives
+        args = inputs if isinstance(inputs, tuple) else (inputs,)
+        given = dict(_flat(module.init(jax.random.key(root % 2**32), *args)))
     values = {
-        write.param.handle[0]: write.param.handle[1] if write.kept
+        write.param.handle[0]: given[write.param.handle[0]] if write.kept
         else _value(write, write.param.handle[1].dtype, root, rng)
         for write in writes
     }  # fmt: skip
@@ -360,4 +490,4 @@ def init_params(
             for key, value in tree.items()
         }
 
-    return rebuild(params, ()), InitReport(row for write in writes for row in write.records("flax"))
+    return rebuild(tree, ()), InitReport(row for write in writes for row in write.records("flax"))

@@ -28,8 +28,31 @@ ACTIVATIONS: Final[tuple[str, ...]] = tuple(sorted(_FAMILY))
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """Return the gain g for ``nonlinearity`` (std = g·√(scale/fan)), with PyTorch's values.
 
-    linear, identity, conv*, conv_transpose*, sigmoid → 1; tanh → 5/3; relu → √2;
+    linear, identity, ``conv*``, ``conv_transpose*``, sigmoid → 1; tanh → 5/3; relu → √2;
     leaky_relu → √(2/(1+a²)) with a = ``param`` (default 0.01); selu → 3/4.
+
+    Args:
+        nonlinearity: one of linear, identity, conv1d/2d/3d, conv_transpose1d/2d/3d, sigmoid, tanh,
+            relu, leaky_relu, selu.
+        param: leaky_relu's negative slope a (default 0.01); checked but unused for the others, as torch does.
+
+    Returns:
+        The gain, equal to ``torch.nn.init.calculate_gain(nonlinearity, param)``.
+
+    Raises:
+        ValueError: an unknown nonlinearity, or a slope whose square overflows.
+
+    Examples:
+        >>> import winit
+        >>> winit.calculate_gain("relu") == 2**0.5
+        True
+        >>> round(winit.calculate_gain("leaky_relu", 0.2), 6), round(winit.calculate_gain("tanh"), 6)
+        (1.38675, 1.666667)
+
+    References:
+        ReLU/leaky ReLU √(2/(1+a²)): K. He et al., "Delving Deep into Rectifiers", ICCV 2015,
+        arXiv:1502.01852. SELU's 3/4 is PyTorch's choice (``torch.nn.init.calculate_gain``), kept for parity;
+        self-normalizing nets want gain 1 with ``lecun_normal`` (Klambauer et al., NeurIPS 2017).
     """
     name = choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if name == "leaky_relu":
@@ -54,7 +77,27 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def recommend(activation: str, distribution: str = "normal") -> str:
-    """Return the scheme name for ``activation``: ReLU family → he_*, tanh/sigmoid → glorot_*, SELU → lecun_normal."""
+    """The scheme for ``activation``: ReLU family → ``he_*``, tanh/sigmoid → ``glorot_*``, SELU → ``lecun_normal``.
+
+    Args:
+        activation: an activation name (relu, leaky_relu, gelu, silu, tanh, sigmoid, softmax, linear, selu, ...).
+        distribution: ``normal`` or ``uniform`` (SELU always gets ``lecun_normal``).
+
+    Returns:
+        A registry scheme name for :func:`~winit.get` and :func:`~winit.init`.
+
+    Raises:
+        ValueError: an unknown activation or distribution (the message lists the accepted ones).
+
+    Examples:
+        >>> import winit
+        >>> winit.recommend("relu"), winit.recommend("tanh", "uniform"), winit.recommend("selu")
+        ('he_normal', 'glorot_uniform', 'lecun_normal')
+
+    References:
+        He et al., ICCV 2015 (ReLU family); Glorot and Bengio, AISTATS 2010 (saturating and linear
+        units); Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017 (SELU).
+    """
     family = _FAMILY[
         choice("activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS)
     ]

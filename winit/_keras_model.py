@@ -22,7 +22,8 @@ from winit._model_plan import Param, Rules, Write, agreed, assign_blocks, einsum
 from winit._report import InitReport
 from winit._roles import Role
 from winit._validate import choice
-from winit.backends._common import check_seed, realize
+from winit.backends._common import check_seed
+from winit.backends._router import realize
 
 _ADAPTERS: Final = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
 _NORMS: Final = (

@@ -110,4 +110,25 @@ class Dirac:
     low_centre: bool = False
 
 
-Law = Constant | Uniform | Normal | TruncatedNormal | Orthogonal | Identity | Dirac
+@dataclass(frozen=True)
+class ZerO:
+    """ZerO (Zhao et al. 2022, Algorithm 1) on the (out, in) matrix, at the kernel centre for a convolution.
+
+    out ≤ in: the partial identity (ones where out index == in index); out > in: c·H[:out, :in] with H
+    the Sylvester Hadamard matrix of order 2^m, m = ⌈log₂ out⌉, c = 2^(−(m−1)/2); all times ``gain``.
+    Every other kernel tap is 0; the centre is chosen as :class:`Dirac`'s (``low_centre``).
+    """
+
+    gain: float
+    in_axis: int
+    out_axis: int
+    low_centre: bool = False
+
+
+def zer_o_scale(out: int) -> float:
+    """c = 2^(−(m−1)/2), m = ⌈log₂ out⌉: ZerO's Hadamard factor for ``out`` > 1 output channels."""
+    m = max(out - 1, 1).bit_length()  # ⌈log₂ out⌉ for out ≥ 2, exactly (no float log)
+    return float(2.0 ** (-(m - 1) / 2.0))
+
+
+Law = Constant | Uniform | Normal | TruncatedNormal | Orthogonal | Identity | Dirac | ZerO

@@ -21,9 +21,9 @@ from torch.nn.modules.conv import _ConvNd, _ConvTransposeNd
 from torch.nn.utils.parametrize import ParametrizationList
 
 from winit._registry import get
+from winit._table import text_table
 from winit._validate import integer, real
 from winit.backends.torch import ADAPTER
-from winit.diagnose import text_table
 
 #: embedding-like modules: their weight is a lookup table, and a layer sharing it (a tied head) is left alone.
 _EMBEDDINGS: Final = (nn.Embedding, nn.EmbeddingBag)

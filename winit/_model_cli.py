@@ -2,33 +2,19 @@
 
 The factory (a zero-argument callable returning a ``torch.nn.Module``) runs on torch's meta device,
 so no weight memory is allocated and nothing is drawn; torch is imported only by this command.
+Its arguments are parsed in :mod:`winit.cli`.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
+from winit._table import console
+
 EXIT_USAGE = 2
-
-
-def add_model_command(subparsers: Any) -> None:
-    """Register ``explain-model`` on argparse ``subparsers``; it sets ``handler(args, out) -> int``."""
-    cmd = subparsers.add_parser(
-        "explain-model",
-        help="each parameter's role, layout, scheme and std under winit.torch.init_ (built on meta)",
-        description=(
-            "Import FACTORY (module:callable, called with no arguments, returning a torch.nn.Module), build it "
-            "on the meta device and print the report winit.torch.init_ would give, without allocating it."
-        ),
-        epilog="example: winit explain-model mypkg.models:tiny_gpt --nonlinearity gelu",
-    )
-    cmd.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. mypkg.models:build")
-    cmd.add_argument("--scheme", default=None, help="one scheme for every weight matrix (default: by role)")
-    cmd.add_argument("--nonlinearity", default="relu", help="for the by-nonlinearity roles (default: relu)")
-    cmd.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
-    cmd.set_defaults(handler=_run)
 
 
 def _load(spec: str) -> Any:
@@ -43,27 +29,50 @@ def _load(spec: str) -> Any:
     return target
 
 
-def _run(args: Any, out: TextIO) -> int:
+def _size(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"--size expects NAME=NUMBER (e.g. base_width=128), got {text!r}") from None
+
+
+def run_explain_model(
+    out: TextIO,
+    factory: str,
+    *,
+    scheme: str | None = None,
+    nonlinearity: str = "relu",
+    plain: bool = False,
+    recipe: str | None = None,
+    sizes: Sequence[str] = (),
+) -> int:
+    """``winit explain-model``: print the report of ``factory``'s model, built on meta, to ``out``; 2 on a bad value.
+
+    ``recipe``: laws by role from that recipe; ``sizes``: ``NAME=NUMBER`` texts (model sizes, recipe constants).
+    """
     try:
         import torch
 
         from winit._torch_model import explain_model
 
-        factory = _load(args.factory)
+        build = _load(factory)
         with torch.device("meta"):
-            model = factory()
-        report = explain_model(model, args.scheme, nonlinearity=args.nonlinearity)
+            model = build()
+        given: dict[str, Any] = dict(_size(text) for text in sizes)
+        report = explain_model(
+            model, scheme, nonlinearity=nonlinearity, recipe=recipe, **given
+        )  # without a recipe, a size is refused by name
     except (ValueError, TypeError, ImportError, AttributeError) as error:
         print(f"winit explain-model: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if not args.plain:
-        try:
-            from rich.console import Console
-
-            Console(file=out, width=250).print(report.rich_table(title=f"winit explain-model {args.factory}"))
-            return 0
-        except ImportError:  # the cli extra is optional; plain text says the same
-            pass
-    print(f"winit explain-model {args.factory}", file=out)
-    print(report, file=out)
+    title = f"winit explain-model {factory}"
+    shown = console(out, plain, width=250)
+    if shown is None:
+        print(title, file=out)
+        print(report, file=out)
+    else:
+        shown.print(report.rich_table(title=title))
     return 0

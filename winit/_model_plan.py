@@ -90,6 +90,7 @@ class Piece:
     plan: Plan | None
     stream: str
     shape: tuple[int, ...]
+    lr_multiplier: float = 1.0
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Write:
                 row = InitRecord.from_plan(self.param.name, self.param.layer, piece.plan, part)
                 shape = self.param.shape if len(self.pieces) == 1 else piece.shape
                 row = dataclasses.replace(row, shape=shape, layout=layout)
-            rows.append(dataclasses.replace(row, role=self.role.value))
+            rows.append(dataclasses.replace(row, role=self.role.value, lr_multiplier=piece.lr_multiplier))
         return rows
 
 
@@ -185,6 +186,25 @@ def _settle_roles(params: list[Param], d: int | None, heads: set[int] | None) ->
     for p in params:  # a layer's other tensors take their role from its weight's kind
         if p.role is None:
             p.role = Role.BIAS
+
+
+def _split_gate_up(params: list[Param]) -> None:
+    """A fused gate/up weight (one MLP_IN writing 2·d_ff, Llama-style SwiGLU in one kernel): blocks gate, up.
+
+    Structural, as the torch walker decides it (``_torch_roles``): d_ff is the input width of the block's
+    next MLP_OUT weight, and an MLP_IN writing exactly twice that must be split into two halves (gate first,
+    HF ``gate_up_proj.chunk(2)``); each half gets its own law and stream, ``...mlp_in#0/weight[gate]``.
+    """
+    weights = [p for p in params if p.tensor == "weight"]
+    for i, p in enumerate(weights):
+        if p.role is not Role.MLP_IN or p.gates or p.block is None or not p.out_axes:
+            continue
+        outs = [q for q in weights if q.block == p.block and q.role is Role.MLP_OUT]
+        # one MLP_OUT in the block: it (Flax sorts layers by name, so "down" may precede "gate_up");
+        # several: the next one after this layer
+        closing = outs[0] if len(outs) == 1 else next((q for q in weights[i + 1 :] if q in outs), None)
+        if closing is not None and closing.n_in > 0 and p.n_out == 2 * closing.n_in:
+            p.gates = ("gate", "up")
 
 
 def _unit_keys(params: list[Param]) -> dict[int, str]:
@@ -271,12 +291,26 @@ def _law(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[s
     return None
 
 
+def lr_multiplier(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any]) -> float:
+    """The recipe's learning-rate multiplier for (role, part), else the framework's own; 1 where neither sets one.
+
+    A rule that replaces the law leaves the multiplier: it belongs to the role (μP's hidden LR), not the draw.
+    """
+    for source in (recipe, default):
+        found = source.role_law(role, part)
+        if found is not None:
+            return found.lr_multiplier(source.context(**context))
+    return 1.0
+
+
 def infer_sizes(
     params: list[Param], found: Mapping[str, int | None], sizes: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The sizes formulas may read: those the walker found (and d_ff from MLP_IN widths), overridden by ``sizes``."""
     context: dict[str, Any] = {k: v for k, v in found.items() if v is not None}
-    widths = {p.n_out for p in params if p.role is Role.MLP_IN and p.tensor == "weight"}
+    widths = {
+        p.n_out // max(1, len(p.gates)) for p in params if p.role is Role.MLP_IN and p.tensor == "weight"
+    }
     if len(widths) == 1:
         context["d_ff"] = widths.pop()
     context.update({k: v for k, v in sizes.items() if v is not None})
@@ -299,6 +333,7 @@ def plan_model(
     ``heads``: the layers (``Param.unit``) that are the model's head; None: the last undecided dense weight's.
     """
     _settle_roles(params, found.get("d") if "d" not in sizes else sizes["d"], heads)
+    _split_gate_up(params)
     streams = _streams(params)
     context = infer_sizes(params, found, sizes)
     checked = _RuleSet(rules, [p.name for p in params])
@@ -325,12 +360,12 @@ def plan_model(
             try:
                 if not covered:
                     spec = _law(recipe, default, role, part, local)
+                lr = lr_multiplier(recipe, default, role, part, local)
             except ValueError as error:
                 raise ValueError(f"{p.name} ({role.value}{f'[{label}]' if label else ''}): {error}") from None
             stream = streams[id(p)] + (f"[{label}]" if p.gates else "")
-            pieces.append(
-                Piece(label, None if spec is None else spec.plan(piece_shape, "torch"), stream, piece_shape)
-            )
+            plan = None if spec is None else spec.plan(piece_shape, "torch")
+            pieces.append(Piece(label, plan, stream, piece_shape, lr))
         if len({piece.plan is None for piece in pieces}) > 1:
             raise ValueError(f"{p.name}: a rule keeps some gates of the fused parameter and draws others")
         writes.append(Write(p, role, pieces))

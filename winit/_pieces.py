@@ -1,9 +1,10 @@
 """The pieces a scheme is composed of: fan rule, variance rule, gain, multiplier and distribution.
 
-Each piece owns its share of the std/bound arithmetic and its line of ``explain``; a :class:`~winit.Scheme`
-only wires them together, and ``Scheme.std``, ``Scheme.bound``, ``Plan`` and the sampling law all read
-the numbers from here. A scheme with a variance rule has std = multiplier · gain · (scale/fan)^power
-(power ½ by default: gain·√(scale/fan)); without one the distribution's fixed parameters define it.
+Each piece owns its share of the std/bound arithmetic and its row of ``explain`` (a label and a
+text); a :class:`~winit.Scheme` only wires them together, and ``Scheme.std``, ``Scheme.bound``,
+``Plan`` and the sampling law all read the numbers from here. A scheme with a variance rule has
+std = multiplier · gain · (scale/fan)^power (power ½ by default: gain·√(scale/fan)); without one
+the distribution's fixed parameters define it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from winit._laws import (
     TruncatedNormal,
     Uniform,
     truncated_normal_moments,
+    zer_o_scale,
 )
 from winit._validate import choice, integer, real
 
 FanMode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+#: the fans a variance rule may divide by: fan_in, fan_out, (fan_in + fan_out)/2, √(fan_in·fan_out).
 FAN_MODES: Final[tuple[str, ...]] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+#: one row of ``Plan.explain``: (label, text), e.g. ("fan", "fan_in: fan_in = 27").
+ExplainRow = tuple[str, str]
 
 
 def _fans(fan_in: int, fan_out: int) -> tuple[int, int]:
@@ -52,8 +57,8 @@ class FanRule:
             return (fan_in + fan_out) / 2.0
         return math.sqrt(fan_in * fan_out)
 
-    def explain(self, fan_in: int, fan_out: int) -> str:
-        """``fan      mode: expression = value``."""
+    def explain(self, fan_in: int, fan_out: int) -> ExplainRow:
+        """``("fan", "mode: expression = value")``."""
         fan = self.fan(fan_in, fan_out)
         expression = {
             "fan_in": f"fan_in = {fan_in}",
@@ -61,7 +66,7 @@ class FanRule:
             "fan_avg": f"(fan_in + fan_out)/2 = ({fan_in} + {fan_out})/2 = {fan:g}",
             "fan_geo_avg": f"√(fan_in·fan_out) = √({fan_in}·{fan_out}) = {fan:.6g}",
         }[self.mode]
-        return f"fan      {self.mode}: {expression}"
+        return "fan", f"{self.mode}: {expression}"
 
 
 # -- variance rule ------------------------------------------------------------------------------
@@ -92,14 +97,14 @@ class VarianceRule:
             return gain * gain * float((self.scale / fan) ** (2.0 * self.power))
         return gain * gain * self.scale / fan
 
-    def explain(self, gain: float, fan: float, multiplier: float, std: float) -> str:
-        """``std      gain·√(scale/fan) = … = std`` (with the power and multiplier when they are not 1/2, 1)."""
+    def explain(self, gain: float, fan: float, multiplier: float, std: float) -> ExplainRow:
+        """``("std", "gain·√(scale/fan) = … = std")`` (with the power and multiplier when they are not 1/2, 1)."""
         m_name, m_value = ("multiplier·", f"{multiplier:g}·") if multiplier != 1.0 else ("", "")
         if self.power == 0.5:
             rule, numbers = "√(scale/fan)", f"√({self.scale:g}/{fan:.6g})"
         else:
             rule, numbers = f"(scale/fan)^{self.power:g}", f"({self.scale:g}/{fan:.6g})^{self.power:g}"
-        return f"std      {m_name}gain·{rule} = {m_value}{gain:.6g}·{numbers} = {std:.6g}"
+        return "std", f"{m_name}gain·{rule} = {m_value}{gain:.6g}·{numbers} = {std:.6g}"
 
 
 # -- gain and multiplier ------------------------------------------------------------------------
@@ -125,12 +130,12 @@ class Gain:
             return self.gain
         return self.gain * calculate_gain(self.nonlinearity, self.negative_slope)
 
-    def explain(self) -> str:
-        """``gain     value  (calculate_gain(nonlinearity, a) × gain)``."""
+    def explain(self) -> ExplainRow:
+        """``("gain", "value  (calculate_gain(nonlinearity, a) × gain)")``."""
         source = ""
         if self.nonlinearity:
             source = f"  (calculate_gain({self.nonlinearity!r}, {self.negative_slope}) × {self.gain:g})"
-        return f"gain     {self.value:.6g}{source}"
+        return "gain", f"{self.value:.6g}{source}"
 
 
 @dataclass(frozen=True)
@@ -142,9 +147,9 @@ class Multiplier:
     def __post_init__(self) -> None:
         object.__setattr__(self, "factor", real("multiplier", self.factor, positive=True))
 
-    def explain(self) -> str:
-        """``multiplier ×m`` (only shown when m ≠ 1)."""
-        return f"multiplier ×{self.factor:g} (every sample scaled after the rule)"
+    def explain(self) -> ExplainRow:
+        """``("multiplier", "×m")`` (only shown when m ≠ 1)."""
+        return "multiplier", f"×{self.factor:g} (every sample scaled after the rule)"
 
 
 # -- distributions --------------------------------------------------------------------------------
@@ -228,13 +233,13 @@ class TruncatedNormalDist:
         """N(m·mean, (m·stddev)²) cut at [lower, upper] in units of σ."""
         return TruncatedNormal(m * self.mean, m * self.stddev, self.lower, self.upper)
 
-    def explain(self, std: float, sigma: float) -> str | None:
-        """``sigma    std/cut = σ`` for a corrected law."""
+    def explain(self, std: float, sigma: float) -> ExplainRow | None:
+        """``("sigma", "std/cut = σ")`` for a corrected law."""
         if not self.corrected:
             return None
         cut = self.cut_std
-        return (
-            f"sigma    std/{cut:.6g} = {std:.6g}/{cut:.6g} = {sigma:.6g} "
+        return "sigma", (
+            f"std/{cut:.6g} = {std:.6g}/{cut:.6g} = {sigma:.6g} "
             "(σ before truncation, so the truncated law keeps std)"
         )
 
@@ -275,13 +280,15 @@ class UniformDist:
         return Uniform(m * self.minval, m * self.maxval)
 
     @staticmethod
-    def explain(gain: float, scale: float, fans: FanRule, fan_in: int, fan_out: int, high: float) -> str:
+    def explain(
+        gain: float, scale: float, fans: FanRule, fan_in: int, fan_out: int, high: float
+    ) -> ExplainRow:
         """The textbook form of the limit, e.g. Glorot's √(6/(fan_in + fan_out))."""
         if fans.mode == "fan_avg":
             limit = f"gain·√(6·scale/(fan_in + fan_out)) = {gain:.6g}·√(6·{scale:g}/({fan_in} + {fan_out}))"
         else:
             limit = f"gain·√(3·scale/fan) = {gain:.6g}·√(3·{scale:g}/{fans.fan(fan_in, fan_out):.6g})"
-        return f"limit    {limit} = {high:.6g}"
+        return "limit", f"{limit} = {high:.6g}"
 
 
 @dataclass(frozen=True)
@@ -352,12 +359,29 @@ class DiracDist:
         return gain * math.sqrt(min(fan_out, self.groups * fan_in) / (fan_in * fan_out))
 
 
+@dataclass(frozen=True)
+class ZerODist:
+    """ZerO: partial identity (out ≤ in) or c·Hadamard (out > in) at the kernel centre (Zhao et al. 2022)."""
+
+    name: ClassVar[str] = "zer_o"
+
+    @staticmethod
+    def structured_std(gain: float, fan_in: int, fan_out: int, receptive_field: int) -> float:
+        """RMS over the whole kernel: gain/√fan_in when out ≤ in (out ones), gain·c/√receptive_field when out > in."""
+        fan_in, fan_out = _fans(fan_in, fan_out)
+        receptive_field = integer("receptive_field", receptive_field, minimum=1)
+        out, in_ = fan_out // receptive_field, fan_in // receptive_field
+        if out <= in_:
+            return gain / math.sqrt(fan_in)
+        return gain * zer_o_scale(out) / math.sqrt(receptive_field)
+
+
 #: distributions a variance rule may drive.
 ScaledDist = NormalDist | TruncatedNormalDist | UniformDist
-StructuredDist = OrthogonalDist | IdentityDist | DiracDist
+StructuredDist = OrthogonalDist | IdentityDist | DiracDist | ZerODist
 Dist = ScaledDist | ConstantDist | StructuredDist
 SCALED: Final = (NormalDist, TruncatedNormalDist, UniformDist)
-STRUCTURED: Final = (OrthogonalDist, IdentityDist, DiracDist)
+STRUCTURED: Final = (OrthogonalDist, IdentityDist, DiracDist, ZerODist)
 DIST_TYPES: Final[dict[str, type[Dist]]] = {
     cls.name: cls
     for cls in (
@@ -368,5 +392,6 @@ DIST_TYPES: Final[dict[str, type[Dist]]] = {
         OrthogonalDist,
         IdentityDist,
         DiracDist,
+        ZerODist,
     )
 }

@@ -29,7 +29,6 @@ N(0,1) → exploding.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import math
 import os
@@ -42,27 +41,16 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 
-from winit._gains import ACTIVATIONS as RECOMMENDABLE
-from winit._gains import recommend
-from winit._probe_nets import ACTIVATIONS, PROBE_BACKENDS, Pass, build, synthetic_task
+from winit._probe_cast import ACTIVATIONS, DEFAULT_SCHEMES, PROBE_BACKENDS
+from winit._probe_nets import Pass, build, synthetic_task
 from winit._registry import get
 from winit._schemes import Scheme
+from winit._table import console, rich_table, text_table
 from winit._validate import choice, integer, real
-from winit.diagnose import Diagnosis, LayerStats, diagnosis, histogram, layer_stats, text_table
+from winit.diagnose import Diagnosis, LayerStats, diagnosis, histogram, layer_stats
 
-__all__ = ["ACTIVATIONS", "DEFAULT_SCHEMES", "ProbeResult", "SchemeRun", "add_probe_commands", "probe"]
+__all__ = ["ACTIVATIONS", "DEFAULT_SCHEMES", "ProbeResult", "SchemeRun", "probe", "run_probe"]
 
-#: the notes' cast, in the order the table and the figure show them.
-DEFAULT_SCHEMES: Final[dict[str, Scheme]] = {
-    "zeros": get("zeros"),
-    "constant(0.5)": get("constant").with_(value=0.5),
-    "N(0,0.01)": get("random_normal").with_(stddev=0.01),
-    "N(0,1)": get("random_normal").with_(stddev=1.0),
-    "glorot": get("glorot_normal"),
-    "he": get("he_normal"),
-    "lecun": get("lecun_normal"),
-    "orthogonal": get("orthogonal"),
-}
 _BACKEND_ALIASES: Final = {"np": "numpy", "pytorch": "torch", "tf": "tensorflow"}
 #: the training set is this many probe batches, cycled in a fixed shuffled order.
 _TRAIN_BATCHES: Final = 4
@@ -188,25 +176,19 @@ class ProbeResult:
 
     def rich_table(self) -> Any:
         """The summary as a ``rich.table.Table``, verdicts coloured, reasons as its caption (needs ``winit[cli]``)."""
-        from rich.markup import escape
-        from rich.table import Table
+        from rich.text import Text
 
         headers, rows = self._summary()
-        numeric = _numeric(headers)
         # the reasons are long sentences: under the table they wrap at any width, in a column they crowd it
-        reasons = "\n".join(f"{escape(row[0])}: {escape(row[-1])}" for row in rows)
-        table = Table(
-            title=self.title, title_justify="left", caption=reasons, caption_justify="left",
+        reasons = "\n".join(f"{row[0]}: {row[-1]}" for row in rows)
+        cells = [
+            (row[0], Text(row[1], style="green" if row[1] == "healthy" else "red"), *row[2:-1])
+            for row in rows
+        ]
+        return rich_table(
+            headers[:-1], cells, numeric=_numeric(headers), title=self.title, caption=reasons, no_wrap=True,
             box=None, padding=(0, 1), pad_edge=False, header_style="bold underline",
         )  # fmt: skip
-        for header in headers[:-1]:
-            table.add_column(header, justify="right" if header in numeric else "left", no_wrap=True)
-        for row in rows:
-            style = "green" if row[1] == "healthy" else "red"
-            cells = [escape(cell) for cell in row[:-1]]
-            cells[1] = f"[{style}]{cells[1]}[/{style}]"
-            table.add_row(*cells)
-        return table
 
     def plot(self, path: str | Path, *, max_layers: int = 6) -> Path:
         """Write the figure (histograms per scheme, std and gradient vs depth, loss curves) to ``path``."""
@@ -376,6 +358,34 @@ def probe(
     ``train_steps`` > 0 trains each network with SGD (learning rate ``lr``, mini-batches of
     ``batch`` from a set of 4·``batch`` samples) and records every step's loss and the final
     full-set loss. ``progress`` shows a rich progress bar when stderr is a terminal.
+
+    Args:
+        activation: the hidden layers' activation (tanh, relu, sigmoid, ...).
+        depth: the number of hidden layers.
+        width: the hidden width.
+        backend: ``numpy``, ``torch``, ``tensorflow`` or ``jax``.
+        schemes: the schemes to compare (see above).
+        batch: the batch size.
+        classes: the number of classes of the synthetic task.
+        seed: the seed of the data and of every scheme's draws.
+        train_steps: SGD steps per network (0: one forward/backward pass only).
+        lr: the SGD learning rate.
+        progress: show a progress bar.
+
+    Returns:
+        A ``ProbeResult``: ``str()`` is the table, ``verdicts`` the verdict per label, ``plot`` the figure.
+
+    Examples:
+        N(0, 1) weights saturate a deep tanh net; Glorot's keep it in its linear range:
+
+        >>> import winit
+        >>> result = winit.probe("tanh", depth=4, width=16, batch=32, schemes=["N(0,1)", "glorot"])
+        >>> result.verdicts
+        {'N(0,1)': 'saturated', 'glorot': 'healthy'}
+
+    References:
+        X. Glorot, Y. Bengio, "Understanding the difficulty of training deep feedforward neural networks",
+        AISTATS 2010 (the experiment this reproduces).
     """
     activation = choice(
         "activation", activation.lower() if isinstance(activation, str) else activation, ACTIVATIONS
@@ -417,105 +427,49 @@ def probe(
     )
 
 
-# -- command line --------------------------------------------------------------------------------------------
+# -- command line (its arguments are parsed in winit/cli.py) -------------------------------------------------
 #: argparse's status for bad arguments; bad values (unknown scheme, activation) exit the same way.
 EXIT_USAGE: Final = 2
 
 
-def add_probe_commands(subparsers: Any) -> None:
-    """Register ``probe`` and ``recommend`` on argparse ``subparsers``; each sets ``handler(args, out) -> int``."""
-    cmd = subparsers.add_parser(
-        "probe",
-        help="a deep MLP under each scheme: per-layer activations and gradients, a verdict per scheme",
-        description=(
-            "Build a deep MLP, initialize it with each scheme (fixed seeds), run one synthetic batch forward "
-            "and backward, and judge each scheme: symmetric, exploding, saturated, vanishing or healthy "
-            "(thresholds: pydoc winit.diagnose)."
-        ),
-        epilog="example: winit probe --activation tanh --depth 20 --plot probe.png",
-    )
-    cmd.add_argument("--activation", default="tanh", help=f"one of {', '.join(ACTIVATIONS)} (default: tanh)")
-    cmd.add_argument("--depth", type=int, default=10, help="hidden layers (default: 10)")
-    cmd.add_argument("--width", type=int, default=64, help="units per hidden layer (default: 64)")
-    cmd.add_argument("--batch", type=int, default=256, help="examples in the synthetic batch (default: 256)")
-    cmd.add_argument(
-        "--backend", default="numpy", help=f"one of {', '.join(PROBE_BACKENDS)} (default: numpy)"
-    )
-    cmd.add_argument(
-        "--schemes",
-        nargs="+",
-        metavar="SCHEME",
-        help=(
-            f"labels ({', '.join(DEFAULT_SCHEMES)}) or name[:key=value,...], e.g. random_normal:stddev=0.1 "
-            "he_uniform (default: all the labels)"
-        ),
-    )
-    cmd.add_argument("--seed", type=int, default=0, help="seed of the weights and the data (default: 0)")
-    cmd.add_argument("--train", type=int, default=0, metavar="STEPS", help="also train STEPS SGD steps")
-    cmd.add_argument("--lr", type=float, default=0.05, help="SGD learning rate for --train (default: 0.05)")
-    cmd.add_argument(
-        "--plot", metavar="FILE.png", help="write histograms, std/gradient vs depth (and losses)"
-    )
-    cmd.add_argument("--layers", action="store_true", help="also print every scheme's per-layer table")
-    cmd.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
-    cmd.set_defaults(handler=run_probe)
-
-    rec = subparsers.add_parser(
-        "recommend",
-        help="the scheme for an activation (He for the ReLU family, Glorot for tanh/sigmoid, LeCun for SELU)",
-        description="Name the initialization scheme suited to an activation, with its formula.",
-        epilog="example: winit recommend --activation relu",
-    )
-    rec.add_argument("--activation", required=True, help=f"one of {', '.join(RECOMMENDABLE)}")
-    rec.add_argument("--distribution", default="normal", help="normal or uniform (default: normal)")
-    rec.add_argument("--plain", action="store_true", help="plain text even when rich is installed")
-    rec.set_defaults(handler=run_recommend)
-
-
-def _console(out: TextIO, plain: bool) -> Any:
-    """A rich Console on ``out``, or None for plain text (asked for, or rich missing)."""
-    if plain:
-        return None
+def run_probe(
+    out: TextIO,
+    *,
+    activation: str = "tanh",
+    depth: int = 10,
+    width: int = 64,
+    batch: int = 256,
+    backend: str = "numpy",
+    schemes: Sequence[str] | None = None,
+    seed: int = 0,
+    train: int = 0,
+    lr: float = 0.05,
+    plot: str | None = None,
+    layers: bool = False,
+    plain: bool = False,
+) -> int:
+    """``winit probe``: print the verdict table to ``out``, optionally write the figure; 2 on a bad value."""
     try:
-        from rich.console import Console
-    except ImportError:
-        return None
-    return Console(file=out, highlight=False, soft_wrap=False)
-
-
-def run_probe(args: argparse.Namespace, out: TextIO) -> int:
-    """``winit probe``: print the verdict table, optionally write the figure; 2 on a bad value."""
-    try:
-        if args.plot:  # before the probe runs, not after
-            check_plot_path(args.plot)
+        if plot:  # before the probe runs, not after
+            check_plot_path(plot)
         result = probe(
-            args.activation,
-            depth=args.depth,
-            width=args.width,
-            backend=args.backend,
-            schemes=args.schemes,
-            batch=args.batch,
-            seed=args.seed,
-            train_steps=args.train,
-            lr=args.lr,
-            progress=True,
-        )
+            activation, depth=depth, width=width, backend=backend, schemes=schemes, batch=batch,
+            seed=seed, train_steps=train, lr=lr, progress=True,
+        )  # fmt: skip
     except (ValueError, TypeError, OverflowError, ImportError, MemoryError) as error:
         print(f"winit probe: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
-    console = _console(out, args.plain)
-    if console is None:
-        print(result.table(layers=args.layers), file=out)
+    shown = console(out, plain)
+    if shown is None:
+        print(result.table(layers=layers), file=out)
     else:
-        console.print(result.rich_table())
-        if args.layers:
+        shown.print(result.rich_table())
+        if layers:
             for run in result:
-                console.print(
-                    run.diagnosis.rich_table(f"{run.label}: {run.verdict} ({run.diagnosis.reason})")
-                )
-    if args.plot:
+                shown.print(run.diagnosis.rich_table(f"{run.label}: {run.verdict} ({run.diagnosis.reason})"))
+    if plot:
         try:
-            path = result.plot(args.plot)
+            path = result.plot(plot)
         except (
             ValueError,
             OSError,
@@ -531,29 +485,3 @@ def _one_line(error: BaseException) -> str:
     """``error``'s message on one line (a MemoryError may have none: then its type names it)."""
     text = " ".join(str(error).split())
     return text or type(error).__name__
-
-
-def run_recommend(args: argparse.Namespace, out: TextIO) -> int:
-    """``winit recommend --activation NAME``: the scheme name and its formula; 2 on a bad value."""
-    try:
-        name = recommend(args.activation, args.distribution)
-    except (ValueError, TypeError) as error:
-        print(f"winit recommend: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_USAGE
-    rows = [("activation", args.activation.lower()), ("scheme", name), ("formula", get(name).description)]
-    console = _console(out, args.plain)
-    if console is None:
-        width = max(len(label) for label, _ in rows)
-        for label, text in rows:
-            print(f"{label.ljust(width)}  {text}", file=out)
-        return 0
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"winit recommend --activation {escape(args.activation)}", title_justify="left")
-    table.add_column("quantity", style="bold")
-    table.add_column("value")
-    for label, text in rows:
-        table.add_row(label, escape(text))
-    console.print(table)
-    return 0

@@ -20,10 +20,9 @@ from typing import Any, Final, Protocol
 import numpy as np
 
 from winit._api import init
+from winit._probe_cast import ACTIVATIONS, PROBE_BACKENDS
 from winit._schemes import Scheme
 
-ACTIVATIONS: Final[tuple[str, ...]] = ("relu", "leaky_relu", "tanh", "sigmoid", "selu", "gelu")
-PROBE_BACKENDS: Final[tuple[str, ...]] = ("numpy", "torch", "jax", "tensorflow")
 #: torch's and JAX's default; TensorFlow's tf.nn.leaky_relu defaults to 0.2, so it is passed explicitly.
 LEAKY_SLOPE: Final = 0.01
 SELU_ALPHA: Final = 1.6732632423543772848170429916717

@@ -137,6 +137,22 @@ GPT2: Final = Recipe(
     ),
 )  # fmt: skip
 
+BERT: Final = Recipe(
+    "bert",
+    "BERT / HF transformers' default _init_weights: N(0, σ₀) for every Linear and Embedding, no depth scaling",
+    {
+        **_NEUTRAL,
+        **_every(_normal("sigma0", "initializer_range")),
+        Role.EMBEDDING: _normal("sigma0", "padding row 0"),
+        Role.POSITIONAL: _normal("sigma0"),
+    },
+    constants={"sigma0": 0.02},
+    sources=(
+        "transformers modeling_utils.py PreTrainedModel._init_weights; models/bert/modeling_bert.py",
+        "google-research/bert modeling.py create_initializer (truncated normal 0.02 in the TF original)",
+    ),
+)  # fmt: skip
+
 _DEPTH_STD: Final = "sigma0 / sqrt(2 * (l + 1)) if depth_init else sigma0 / sqrt(2 * L)"
 TORCHTITAN: Final = Recipe(
     "torchtitan",
@@ -219,6 +235,32 @@ T5: Final = Recipe(
     sources=("transformers models/t5/modeling_t5.py T5PreTrainedModel._init_weights (Mesh-TF attention.py)",),
 )  # fmt: skip
 
+#: T-Fixup's scale on v, out and MLP weights: (9L)^-¼ in a decoder (L its layers), 0.67·L^-¼ in an encoder.
+_TFIXUP_SCALE: Final = "(9 * L) ** -0.25 if decoder else 0.67 * L ** -0.25"
+TFIXUP: Final = Recipe(
+    "tfixup",
+    "T-Fixup (no LayerNorm, no warm-up): Xavier uniform, embeddings N(0, d^-1); v, out and MLP scaled by "
+    "(9L)^-¼ (decoder, with its embeddings) or 0.67·L^-¼ (encoder: decoder=False)",
+    {
+        **_NEUTRAL,
+        **_every(RoleLaw("glorot_uniform")),
+        (Role.ATTENTION_QKV, "q"): RoleLaw("glorot_uniform", note="step 1: Xavier, unscaled"),
+        (Role.ATTENTION_QKV, "k"): RoleLaw("glorot_uniform", note="step 1: Xavier, unscaled"),
+        (Role.ATTENTION_QKV, "v"): RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: v scaled"),
+        Role.ATTENTION_OUT: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: w (out) scaled"),
+        Role.MLP_IN: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: MLP weights scaled"),
+        Role.MLP_OUT: RoleLaw("glorot_uniform", {"gain": _TFIXUP_SCALE}, "steps 2-3: MLP weights scaled"),
+        Role.EMBEDDING: _normal("d ** -0.5 * ((9 * L) ** -0.25 if decoder else 1)",
+                                "step 1: N(0, d^-1) (std d^-½); step 2: × (9L)^-¼ in a decoder"),
+        Role.POSITIONAL: _normal("d ** -0.5 * ((9 * L) ** -0.25 if decoder else 1)", "as the token embedding"),
+    },
+    constants={"decoder": True},
+    sources=(
+        "Huang, Perez, Ba & Volkovs 2020, Improving Transformer Optimization Through Better Initialization "
+        "(ICML; T-Fixup) Algorithm 1",
+    ),
+)  # fmt: skip
+
 DEEPNET: Final = Recipe(
     "deepnet",
     "DeepNet / DeepNorm (encoder-only or decoder-only): Xavier normal, gain β = (8L)^-¼ on v, out and MLP",
@@ -259,23 +301,65 @@ FIXUP: Final = Recipe(
     sources=("Zhang et al. 2019, Fixup (arXiv 1901.09321) §3",),
 )  # fmt: skip
 
-MUP: Final = Recipe(
-    "mup",
-    "μP (Tensor Programs V): hidden variance ∝ 1/fan_in, embeddings constant, query and readout 0, LR ÷ width_mult",
+ZERO: Final = Recipe(
+    "zero",
+    "ZerO: hidden weights ZerO (identity / Hadamard), residual branches' last layers and the classifier 0",
     {
         **_NEUTRAL,
-        **_every(_normal("sigma0 / sqrt(width_mult)", "hidden: base std × width_mult^-½", lr="1 / width_mult")),
-        (Role.ATTENTION_QKV, "q"): RoleLaw("zeros", note="zero query (recommended)", lr="1 / width_mult"),
-        Role.EMBEDDING: _normal("sigma0", "input weights: constant in width"),
-        Role.POSITIONAL: _normal("sigma0"),
-        Role.HEAD: RoleLaw("zeros", note="MuReadout, readout_zero_init=True; forward × 1/width_mult"),
+        **_every(RoleLaw("zer_o", note="Algorithm 1: I* if out ≤ in, else 2^(−(m−1)/2)·H_m[:out, :in]")),
+        Role.ATTENTION_OUT: RoleLaw("zeros", note="last layer of the residual branch"),
+        Role.MLP_OUT: RoleLaw("zeros", note="last layer of the residual branch"),
+        (Role.CONV, "branch_out"): RoleLaw("zeros", note="last conv of a residual block"),
+        Role.HEAD: RoleLaw("zeros", note="classifier 0, as the reference ResNet code"),
+        Role.EMBEDDING: RoleLaw(KEEP, note="the paper does not set embeddings"),
+        Role.POSITIONAL: _KEEP,
     },
-    constants={"sigma0": 0.02},
-    sources=("microsoft/mup README, mup/layer.py MuReadout, mup/optim.py MuAdam",),
+    sources=(
+        "Zhao et al. 2022, ZerO Initialization (TMLR; arXiv 2110.12661) Algorithm 1, §4 residual networks",
+        "jiaweizzhao/ZerO-initialization imagenet/augskip_resnet.py (last convs and fc 0, norms 1, biases 0)",
+    ),
+)  # fmt: skip
+
+#: μP learning-rate multipliers in the form without output multipliers (Tensor Programs V, Table 3), so
+#: a plain model needs no forward change. Adam (default): hidden ÷ width_mult (mup/optim.py MuAdam divides
+#: matrix-like groups' lr by width_mult), the rest 1. SGD (``sgd=True``): hidden 1 (MuSGD divides by
+#: fanin_mult/fanout_mult, 1 when both sides scale), vector-like ones × width_mult (MuSGD multiplies).
+_MUP_HIDDEN_LR: Final = "1 if sgd else 1 / width_mult"
+_MUP_VECTOR_LR: Final = "width_mult if sgd else 1"
+#: The readout: mup's MuReadout divides its input by width_mult in forward; with a zero-initialized weight
+#: that is exactly a plain readout trained at lr ÷ width_mult (Adam ignores the gradient's scale; SGD's
+#: ×width_mult on MuReadout's vector-like weight cancels against its 1/width_mult² in W/m's update).
+#: ``mu_readout=True``: the model's head already divides (mup.MuReadout), so it takes the vector-like lr.
+_MUP_READOUT_LR: Final = f"({_MUP_VECTOR_LR}) if mu_readout else 1 / width_mult"
+MUP: Final = Recipe(
+    "mup",
+    "μP (Tensor Programs V): hidden variance ∝ 1/fan_in, embeddings constant, query and readout 0, "
+    "Adam LR ÷ width_mult on hidden weights and the readout",
+    {
+        **_NEUTRAL,
+        **_every(_normal("sigma0 / sqrt(width_mult)", "hidden: base std × width_mult^-½", lr=_MUP_HIDDEN_LR)),
+        (Role.ATTENTION_QKV, "q"): RoleLaw(
+            "zeros", note="zero query (mup README); logits' 1/d_head scale is the model's forward", lr=_MUP_HIDDEN_LR
+        ),
+        Role.EMBEDDING: _normal("sigma0", "input weights: constant in width", lr=_MUP_VECTOR_LR),
+        Role.POSITIONAL: _normal("sigma0", lr=_MUP_VECTOR_LR),
+        Role.HEAD: RoleLaw(
+            "zeros", note="readout_zero_init; MuReadout's forward ÷ width_mult moved into the lr", lr=_MUP_READOUT_LR
+        ),
+        Role.BIAS: RoleLaw("zeros", note="vector-like (a readout bias is not: under sgd give it lr 1)",
+                           lr=_MUP_VECTOR_LR),
+        Role.NORM_SCALE: RoleLaw("ones", lr=_MUP_VECTOR_LR),
+        Role.NORM_OFFSET: RoleLaw("zeros", lr=_MUP_VECTOR_LR),
+    },
+    constants={"sigma0": 0.02, "sgd": False, "mu_readout": False},
+    sources=(
+        "microsoft/mup mup/init.py constant_std_init_ (matrix-like × width_mult^-½), mup/layer.py MuReadout",
+        "mup/optim.py MuAdam, MuSGD; Tensor Programs V (arXiv 2203.03466) Table 3",
+    ),
 )  # fmt: skip
 
 RECIPES: Final[dict[str, Recipe]] = {
     recipe.name: recipe
-    for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
-                   DEEPNET, REZERO, FIXUP, MUP)
+    for recipe in (TORCH, KERAS, FLAX, HAIKU, GPT2, BERT, TORCHTITAN, OLMO_MITCHELL, OLMO_FULL_MEGATRON, NEOX, T5,
+                   DEEPNET, TFIXUP, REZERO, FIXUP, ZERO, MUP)
 }  # fmt: skip

@@ -121,7 +121,18 @@ def _substituted(formula: str, names: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class RoleLaw:
-    """A role's law in a recipe: registry ``scheme`` with ``params`` given as formulas; ``note`` says why."""
+    """A role's law in a recipe: registry ``scheme`` with ``params`` given as formulas; ``note`` says why.
+
+    ``scheme`` is a registry name or ``"keep"`` (leave the parameter as constructed); each formula is a
+    number or a Python expression over the context names (``L``, ``d``, ``fan_in``, a recipe constant,
+    ...) with ``sqrt``, ``log``, ``exp``, ``min``, ``max``; ``lr`` is the learning-rate multiplier (μP).
+
+    Examples:
+        >>> from winit import RoleLaw
+        >>> law = RoleLaw("random_normal", {"stddev": "sigma0 / sqrt(2 * L)"}, note="residual output")
+        >>> sorted(law.names()), law.values({"sigma0": 0.02, "L": 2})
+        (['L', 'sigma0'], {'stddev': 0.01})
+    """
 
     scheme: str
     params: Mapping[str, Formula] = field(default_factory=dict)
@@ -141,7 +152,13 @@ class RoleLaw:
         return self.scheme == KEEP
 
     def names(self) -> set[str]:
-        """The context names the formulas read (a parameter may read the parameters before it)."""
+        """The context names the formulas read (a parameter may read the parameters before it).
+
+        Examples:
+            >>> from winit import RoleLaw
+            >>> sorted(RoleLaw("random_normal", {"stddev": "sigma0 / sqrt(width_mult)"}, lr="1 / width_mult").names())
+            ['sigma0', 'width_mult']
+        """
         found: set[str] = set()
         for value in (*self.params.values(), self.lr):
             if isinstance(value, str):
@@ -150,12 +167,36 @@ class RoleLaw:
         return found - set(self.params)
 
     def lr_multiplier(self, context: Mapping[str, Any]) -> float:
-        """The learning-rate multiplier of parameters in this role (μP), 1 unless the recipe says otherwise."""
+        """The learning-rate multiplier of parameters in this role (μP), 1 unless the recipe says otherwise.
+
+        Args:
+            context: the sizes and constants the ``lr`` formula reads.
+
+        Examples:
+            >>> from winit import RoleLaw
+            >>> RoleLaw("random_normal", {"stddev": 0.02}, lr="1 / width_mult").lr_multiplier({"width_mult": 4})
+            0.25
+        """
         return _number("lr", self.lr, context)
 
     def values(self, context: Mapping[str, Any]) -> dict[str, float]:
-        """Each parameter's number for ``context``, in order (a formula may read earlier ones); a missing size is a
-        ValueError naming it."""
+        """Each parameter's number for ``context``, in order (a formula may read earlier ones).
+
+        Args:
+            context: the sizes and constants the formulas read.
+
+        Raises:
+            ValueError: a name the context lacks (the message says what it means), or a formula that fails.
+
+        Examples:
+            >>> from winit import RoleLaw
+            >>> RoleLaw("random_normal", {"stddev": "0.02 / sqrt(2 * L)"}).values({"L": 8})
+            {'stddev': 0.005}
+            >>> RoleLaw("random_normal", {"stddev": "0.02 / sqrt(2 * L)"}).values({})
+            Traceback (most recent call last):
+            ...
+            ValueError: formula stddev = 0.02 / sqrt(2 * L) needs 'L' (number of residual blocks (layers)); ...
+        """
         resolved: dict[str, float] = {}
         for key, value in self.params.items():
             resolved[key] = _number(key, value, {**context, **resolved})
@@ -187,7 +228,28 @@ RoleKey: TypeAlias = "Role | tuple[Role, str]"
 
 @dataclass(frozen=True)
 class Recipe:
-    """Per-role laws of a training codebase or framework, with the constants they use and their sources."""
+    """Per-role laws of a training codebase or framework, with the constants they use and their sources.
+
+    ``laws`` maps a :class:`~winit.Role` (or ``(Role, block)``, e.g. ``(Role.ATTENTION_QKV, "q")``) to
+    its :class:`~winit.RoleLaw`; ``constants`` are the formulas' defaults (``sigma0``); ``sources`` cite
+    the code or paper each recipe reproduces; roles the recipe does not set get the ``fallback`` rules.
+    The built-in recipes are ``winit.recipes()``; the model-level ``init_`` of each front door applies one.
+
+    Examples:
+        GPT-2's scaled init, written out (the built-in is ``winit.recipe("gpt2")``):
+
+        >>> from winit import Recipe, Role, RoleLaw
+        >>> scaled = Recipe(
+        ...     "scaled",
+        ...     "N(0, σ₀), residual outputs σ₀/√(2L)",
+        ...     laws={Role.MLP_IN: RoleLaw("random_normal", {"stddev": "sigma0"}),
+        ...           Role.MLP_OUT: RoleLaw("random_normal", {"stddev": "sigma0 / sqrt(2 * L)"})},
+        ...     constants={"sigma0": 0.02},
+        ...     sources=("A. Radford et al., Language Models are Unsupervised Multitask Learners, 2019",),
+        ... )
+        >>> scaled.law("mlp_out", L=2).stddev
+        0.01
+    """
 
     name: str
     title: str
@@ -203,20 +265,52 @@ class Recipe:
                 raise TypeError(f"recipe {self.name!r}: key {key!r} is not a winit Role (or (Role, block))")
 
     def role_law(self, role: Role | str, part: str = "") -> RoleLaw | None:
-        """The law for ``role`` (block ``part`` first, then the whole role); None where the recipe does not set it."""
+        """The law for ``role`` (block ``part`` first, then the whole role); None where the recipe does not set it.
+
+        Args:
+            role: a :class:`~winit.Role` or its value (``"mlp_out"``).
+            part: a block of a fused or named projection (``"q"``); falls back to the whole role.
+
+        Examples:
+            >>> import winit
+            >>> mup = winit.recipe("mup")
+            >>> mup.role_law("attention_qkv", "q").scheme, mup.role_law("attention_qkv", "k").scheme
+            ('zeros', 'random_normal')
+        """
         role = _role(role)
         if part and (role, part) in self.laws:
             return self.laws[(role, part)]
         return self.laws.get(role)
 
     def context(self, **sizes: Any) -> dict[str, Any]:
-        """The recipe's constants overridden by ``sizes`` (unknown constants are kept as given)."""
+        """The recipe's constants overridden by ``sizes`` (None values are dropped).
+
+        Examples:
+            >>> import winit
+            >>> winit.recipe("gpt2").context(L=12, d=None)
+            {'sigma0': 0.02, 'L': 12}
+        """
         return {**self.constants, **{k: v for k, v in sizes.items() if v is not None}}
 
     def law(self, role: Role | str, part: str = "", **sizes: Any) -> Scheme | None:
         """``role``'s scheme with its formulas evaluated for ``sizes``; None if the recipe does not set it.
 
         Returns ``None`` too for KEEP laws' callers to test with :meth:`keeps`.
+
+        Args:
+            role: a :class:`~winit.Role` or its value.
+            part: a block of a fused or named projection (``"q"``).
+            **sizes: the model's sizes the formulas read (``L``, ``d``, ``width_mult``, ...) and constant overrides.
+
+        Raises:
+            ValueError: a formula needs a size that was not given.
+
+        Examples:
+            >>> import winit
+            >>> round(winit.recipe("gpt2").law("mlp_out", L=12).stddev, 6)  # 0.02/√(2·12)
+            0.004082
+            >>> winit.recipe("gpt2").law("layer_scale") is None  # kept as constructed
+            True
         """
         found = self.role_law(role, part)
         if found is None or found.keep:
@@ -224,12 +318,27 @@ class Recipe:
         return get(found.scheme).with_(**found.values(self.context(**sizes)))
 
     def keeps(self, role: Role | str, part: str = "") -> bool:
-        """True when the recipe says to leave ``role`` as constructed."""
+        """True when the recipe says to leave ``role`` as constructed.
+
+        Examples:
+            >>> import winit
+            >>> winit.recipe("gpt2").keeps("layer_scale"), winit.recipe("gpt2").keeps("mlp_out")
+            (True, False)
+        """
         found = self.role_law(role, part)
         return found is not None and found.keep
 
     def explain(self, **sizes: Any) -> str:
-        """One line per role: the scheme, each formula, the numbers put in and the value (where sizes allow)."""
+        """One line per role: the scheme, each formula, the numbers put in and the value (where sizes allow).
+
+        Examples:
+            >>> import winit
+            >>> text = winit.recipe("gpt2").explain(L=12)
+            >>> print(text.splitlines()[0])
+            recipe gpt2: GPT-2 / Megatron scaled init: N(0, σ₀) everywhere, residual outputs σ₀/√(2L)
+            >>> print(next(line for line in text.splitlines() if line.startswith("mlp_out")))
+            mlp_out                random_normal(stddev = sigma0 / sqrt(2 * L) = 0.02 / sqrt(2 * 12) = 0.00408248)
+        """
         context = self.context(**sizes)
         lines = [f"recipe {self.name}: {self.title}"]
         if sizes:
@@ -255,9 +364,24 @@ class Recipe:
                     shown = f"{formula}" if plain else f"{formula} = {middle}"
                     parts.append(f"{param} = {shown} = {numbers[param]:.6g}")
             law = f"{role_law.scheme}({'; '.join(parts)})" if parts else role_law.scheme
+            if role_law.lr != 1.0:  # μP: the learning-rate multiplier, explained like a parameter
+                law += f"  lr × {_explained(role_law.lr, context)}"
             lines.append(f"{label:<22} {law}" + (f"  — {role_law.note}" if role_law.note else ""))
         lines.extend(f"source  {source}" for source in self.sources)
         return "\n".join(lines)
+
+
+def _explained(formula: Formula, context: Mapping[str, Any]) -> str:
+    """``formula = numbers put in = value``, or the formula alone where ``context`` lacks a size."""
+    if not isinstance(formula, str):
+        return f"{formula:g}"
+    try:
+        value = _number("lr", formula, context)
+    except ValueError:
+        return formula
+    middle = _substituted(formula, context)
+    plain = middle == formula or isinstance(ast.parse(middle, mode="eval").body, ast.Constant)
+    return f"{formula} = {value:.6g}" if plain else f"{formula} = {middle} = {value:.6g}"
 
 
 def _role(role: Role | str) -> Role:

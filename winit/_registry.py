@@ -49,10 +49,14 @@ _BUILTIN: Final[tuple[Scheme, ...]] = (
     Scheme("identity", "identity", parameters=_GAIN, description="gain·I (2-D; ones on the main diagonal)"),
     Scheme("dirac", "dirac", parameters=("groups", "gain"),
            description="convolution identity: gain at the kernel centre of matching in/out channels, per group"),
+    Scheme("zer_o", "zer_o", parameters=_GAIN,
+           description="ZerO (Zhao et al. 2022): gain·partial identity if out ≤ in, else gain·c·H[:out, :in] "
+                       "(Sylvester Hadamard of order 2^m, m = ⌈log₂ out⌉, c = 2^(−(m−1)/2)); kernel centre only"),
 )  # fmt: skip
 
 SCHEMES: Final[dict[str, Scheme]] = {scheme.name: scheme for scheme in _BUILTIN}
 
+#: alias -> registry name: PyTorch's and short spellings of the same law.
 ALIASES: Final[dict[str, str]] = {
     "xavier_uniform": "glorot_uniform",
     "xavier_normal": "glorot_normal",
@@ -65,19 +69,70 @@ ALIASES: Final[dict[str, str]] = {
     "trunc_normal": "truncated_normal",
     "eye": "identity",
 }
+#: Case-sensitive spellings, checked before lower-casing: "ZerO" lower-cases to "zero", the alias of zeros.
+EXACT_ALIASES: Final[dict[str, str]] = {"ZerO": "zer_o"}
 
 
 def schemes() -> list[str]:
-    """Sorted names of the built-in schemes (aliases excluded)."""
+    """Sorted names of the built-in schemes (aliases excluded; ``winit.ALIASES`` maps those).
+
+    Examples:
+        >>> import winit
+        >>> winit.schemes()[:4]
+        ['constant', 'dirac', 'glorot_normal', 'glorot_uniform']
+        >>> "xavier_uniform" in winit.schemes(), winit.ALIASES["xavier_uniform"]
+        (False, 'glorot_uniform')
+    """
     return sorted(SCHEMES)
 
 
 def get(name: str | Scheme) -> Scheme:
-    """Return the scheme called ``name`` (aliases resolve: xavier_* → glorot_*, kaiming_* → he_*)."""
+    """Return the scheme called ``name`` (aliases resolve: ``xavier_*`` → ``glorot_*``, ``kaiming_*`` → ``he_*``).
+
+    Names are case-insensitive and ``-`` reads as ``_``. The scheme is frozen: ``Scheme.with_`` gives a
+    changed copy, ``Scheme.std``/``Scheme.bound`` its numbers for given fans, ``Scheme.plan`` the law
+    for a shape.
+
+    Args:
+        name: a scheme name or alias; a :class:`~winit.Scheme` passes through unchanged.
+
+    Returns:
+        The registry's :class:`~winit.Scheme`.
+
+    Raises:
+        ValueError: an unknown name; the message lists the schemes and suggests the closest.
+        TypeError: ``name`` is neither a string nor a Scheme.
+
+    Examples:
+        He's std √(2/fan_in) for a ReLU layer with fan_in 64:
+
+        >>> import winit
+        >>> he = winit.get("Kaiming-Normal")
+        >>> he.name, round(he.std(fan_in=64), 6)
+        ('he_normal', 0.176777)
+        >>> winit.get("xavier_uniform") is winit.get("glorot_uniform")
+        True
+
+    References:
+        - ``glorot_*`` (``xavier_*``): X. Glorot, Y. Bengio, "Understanding the difficulty of training deep
+          feedforward neural networks", AISTATS 2010.
+        - ``he_*`` (``kaiming_*``): K. He, X. Zhang, S. Ren, J. Sun, "Delving Deep into Rectifiers:
+          Surpassing Human-Level Performance on ImageNet Classification", ICCV 2015, arXiv:1502.01852.
+        - ``lecun_*``: Y. LeCun, L. Bottou, G. Orr, K.-R. Müller, "Efficient BackProp", Neural Networks:
+          Tricks of the Trade, 1998; ``lecun_normal`` for SELU: G. Klambauer et al., "Self-Normalizing
+          Neural Networks", NeurIPS 2017, arXiv:1706.02515.
+        - ``orthogonal``: A. Saxe, J. McClelland, S. Ganguli, "Exact solutions to the nonlinear dynamics of
+          learning in deep linear neural networks", ICLR 2014, arXiv:1312.6120.
+        - ``dirac``: S. Zagoruyko, N. Komodakis, "DiracNets: Training Very Deep Neural Networks Without
+          Skip-Connections", 2017, arXiv:1706.00388 (``torch.nn.init.dirac_``).
+        - ``variance_scaling``: Keras' and JAX's ``VarianceScaling`` (the rule above with a free scale).
+    """
     if isinstance(name, Scheme):
         return name
     if not isinstance(name, str):
         raise TypeError(f"scheme must be a name or a winit.Scheme, got {name!r}")
+    if name.strip() in EXACT_ALIASES:
+        return SCHEMES[EXACT_ALIASES[name.strip()]]
     key = name.strip().lower().replace("-", "_")
     key = ALIASES.get(key, key)
     if key not in SCHEMES:

@@ -9,6 +9,8 @@ from typing import Any, Final
 
 from winit._roles import KEEP
 from winit._schemes import Plan
+from winit._table import rich_table as _rich_table
+from winit._table import text_table
 
 _HEADERS: Final = (
     "parameter",
@@ -22,7 +24,9 @@ _HEADERS: Final = (
     "gain",
     "std",
 )
-_NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std"})
+#: shown only when some row's learning rate is scaled (a recipe such as μP under Adam).
+_LR_HEADER: Final = "lr_mult"
+_NUMERIC: Final = frozenset({"fan_in", "fan_out", "gain", "std", _LR_HEADER})
 
 
 @dataclass(frozen=True)
@@ -92,15 +96,17 @@ class InitRecord:
         """``name``, or ``name[part]`` for a block: the string :class:`InitReport` indexes by."""
         return f"{self.name}[{self.part}]" if self.part else self.name
 
-    def cells(self) -> tuple[str, ...]:
-        """The row as table cells, in the order of the report's columns."""
+    def cells(self, lr_mult: bool = False) -> tuple[str, ...]:
+        """The row as table cells, in the order of the report's columns (``lr_mult`` adds that column)."""
         shape = "×".join(str(d) for d in self.shape) or "scalar"
+        # a tied name is trained as its first name: its own learning rate would say nothing
+        lr = (("-" if self.tied_to else f"{self.lr_multiplier:.4g}"),) if lr_mult else ()
         if self.kept or self.tied_to:  # no plan: the numbers would say nothing
             scheme = f"tied to {self.tied_to}" if self.tied_to else self.scheme
-            return (self.key, self.layer, self.role or "-", scheme, "-", shape, "-", "-", "-", "-")
+            return (self.key, self.layer, self.role or "-", scheme, "-", shape, "-", "-", "-", "-", *lr)
         return (
             self.key, self.layer, self.role or "-", self.scheme, self.layout, shape,
-            str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}",
+            str(self.fan_in), str(self.fan_out), f"{self.gain:.4g}", f"{self.std:.4g}", *lr,
         )  # fmt: skip
 
 
@@ -132,30 +138,17 @@ class InitReport:
     def __repr__(self) -> str:
         return f"InitReport({len(self.records)} rows)"
 
+    def _table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+        """Headers and cells; the lr_mult column only when some row's learning rate is scaled."""
+        lr_mult = any(record.lr_multiplier != 1.0 for record in self.records)
+        headers = (*_HEADERS, _LR_HEADER) if lr_mult else _HEADERS
+        return headers, [record.cells(lr_mult) for record in self.records]
+
     def __str__(self) -> str:
-        rows = [_HEADERS, *(record.cells() for record in self.records)]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
-
-        def line(row: tuple[str, ...]) -> str:
-            cells = (
-                cell.rjust(width) if header in _NUMERIC else cell.ljust(width)
-                for cell, width, header in zip(row, widths, _HEADERS, strict=True)
-            )
-            return "  ".join(cells).rstrip()
-
-        rule = "  ".join("-" * width for width in widths)
-        return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+        headers, rows = self._table()
+        return text_table(headers, rows, _NUMERIC)
 
     def rich_table(self, title: str | None = "winit init report") -> Any:
         """The report as a ``rich.table.Table`` (needs rich: ``pip install 'winit[cli]'``)."""
-        try:
-            from rich.markup import escape
-            from rich.table import Table
-        except ImportError as error:  # pragma: no cover - depends on the environment
-            raise ImportError("InitReport.rich_table needs rich: pip install 'winit[cli]'") from error
-        table = Table(title=title)
-        for header in _HEADERS:
-            table.add_column(header, justify="right" if header in _NUMERIC else "left")
-        for record in self.records:
-            table.add_row(*(escape(cell) for cell in record.cells()))  # "w[f]" is text, not markup
-        return table
+        headers, rows = self._table()
+        return _rich_table(headers, rows, numeric=_NUMERIC, title=title, title_justify="center")

@@ -15,7 +15,13 @@ KEEP: Final = "keep"
 
 
 class Role(str, Enum):
-    """The job of a parameter in its model; the value is the name rules and reports use."""
+    """The job of a parameter in its model; the value is the name rules and reports use.
+
+    Examples:
+        >>> from winit import Role
+        >>> Role("mlp_out") is Role.MLP_OUT, Role.HEAD.value
+        (True, 'head')
+    """
 
     EMBEDDING = "embedding"  # token / vocabulary tables
     POSITIONAL = "positional"  # positional tables, cls / mask / register tokens
@@ -55,6 +61,22 @@ def canonical_stream(
     stream (an LSTM gate). Example: the key projection
     of block 1 is ``block1/attention_qkv.k#0/weight``, its bias ``block1/attention_qkv.k#0/bias``;
     torch's fused ``in_proj_weight`` draws its q rows as ``block1/attention_qkv.q#0/weight``.
+
+    Args:
+        unit: the layer's role value, with a projection suffix where it has one (``attention_qkv.k``), or ``norm``.
+        block: the 0-based attention block, or None outside blocks.
+        occurrence: the layer's index among the scope's layers of that unit.
+        tensor: ``weight``, ``bias``, ``scale`` or ``offset``.
+        part: a block of a fused tensor drawn as its own stream (an LSTM gate), or "".
+
+    Examples:
+        >>> from winit._roles import canonical_stream
+        >>> canonical_stream("attention_qkv.k", block=1)
+        'block1/attention_qkv.k#0/weight'
+        >>> canonical_stream("norm", occurrence=1, tensor="scale")
+        'model/norm#1/scale'
+        >>> canonical_stream("recurrent", tensor="weight", part="i")
+        'model/recurrent#0/weight[i]'
     """
     scope = "model" if block is None else f"block{block}"
     return f"{scope}/{unit}#{occurrence}/{tensor}" + (f"[{part}]" if part else "")

@@ -10,8 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from winit._explain import plan_rows
 from winit._fans import AxisSpec, fans, layout_axes, resolve_axes
-from winit._laws import Constant, Dirac, Identity, Law, Normal, Orthogonal, TruncatedNormal, Uniform
+from winit._laws import (
+    Dirac,
+    Identity,
+    Law,
+    Orthogonal,
+    Uniform,
+    ZerO,
+)
 from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     DIST_TYPES,
     FAN_MODES,
@@ -20,6 +28,7 @@ from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     ConstantDist,
     DiracDist,
     Dist,
+    ExplainRow,
     FanMode,
     FanRule,
     Gain,
@@ -29,12 +38,15 @@ from winit._pieces import (  # noqa: F401  (FAN_MODES, FanMode re-exported)
     TruncatedNormalDist,
     UniformDist,
     VarianceRule,
+    ZerODist,
 )
 from winit._validate import choice, shape_tuple, suggest
 
 __all__ = ["DISTRIBUTIONS", "FAN_MODES", "Distribution", "FanMode", "Plan", "Scheme"]
 
-Distribution = Literal["normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac"]
+Distribution = Literal[
+    "normal", "truncated_normal", "uniform", "constant", "orthogonal", "identity", "dirac", "zer_o"
+]
 
 DISTRIBUTIONS: Final[tuple[str, ...]] = tuple(DIST_TYPES)
 #: distributions a variance rule may drive; "untruncated_normal" is Keras' spelling of "normal".
@@ -59,6 +71,25 @@ class Scheme:
     ``minval``, ``maxval``, ``value``) define it, times the multiplier. ``parameters`` names what
     :meth:`with_` may change; a scheme with a fan rule also accepts ``fan_power`` and ``multiplier``,
     so μP's readout std = m/fan_in is ``winit.get("lecun_normal").with_(fan_power=1.0, multiplier=m)``.
+
+    Examples:
+        A registry scheme, a changed copy, and a new scheme from its pieces:
+
+        >>> import winit
+        >>> he = winit.get("he_normal")
+        >>> he.distribution, he.mode, he.nonlinearity
+        ('normal', 'fan_in', 'leaky_relu')
+        >>> readout = winit.get("lecun_normal").with_(fan_power=1.0, multiplier=2.0)
+        >>> readout.std(fan_in=256)  # μP's readout: 2/256
+        0.0078125
+        >>> mine = winit.Scheme("my_he_uniform", "uniform", mode="fan_in", scale=2.0)
+        >>> round(mine.bound(fan_in=96), 6)  # √(6/96)
+        0.25
+
+    References:
+        μP: G. Yang, E. Hu et al., "Tensor Programs V: Tuning Large Neural Networks via Zero-Shot
+        Hyperparameter Transfer", 2022, arXiv:2203.03466. The variance rule std = gain·√(scale/fan) is
+        Keras' ``VarianceScaling``; the gains are PyTorch's (:func:`~winit.calculate_gain`).
     """
 
     name: str
@@ -86,7 +117,31 @@ class Scheme:
         description: str = "",
         **dist_params: Any,
     ) -> None:
-        """Compose a scheme from flat parameters (the registry's rows); the extra keywords go to the distribution."""
+        """Compose a scheme from flat parameters (the registry's rows); the extra keywords go to the distribution.
+
+        Args:
+            name: the scheme's name (shown by ``explain`` and in errors).
+            distribution: normal, truncated_normal, uniform, constant, orthogonal, identity or dirac
+                (``untruncated_normal`` reads as normal).
+            mode: the fan rule: fan_in, fan_out, fan_avg or fan_geo_avg; None: no variance rule, the
+                distribution's fixed parameters define the law.
+            scale: the variance rule's scale (std = gain·√(scale/fan)).
+            gain: a constant factor on the std.
+            nonlinearity: multiplies the gain by ``calculate_gain(nonlinearity, negative_slope)``.
+            negative_slope: leaky_relu's slope a (None: torch's default for the nonlinearity).
+            fan_power: the power p in std = gain·(scale/fan)^p (needs a mode).
+            multiplier: every sample × this factor.
+            parameters: the names :meth:`with_` may change.
+            description: the formula in words, for ``explain`` and ``winit schemes``.
+            **dist_params: the distribution's own fields: ``mean``, ``stddev`` (normal families),
+                ``lower``/``upper``/``corrected`` (truncated_normal), ``minval``/``maxval`` (uniform),
+                ``value`` (constant), ``groups`` (dirac).
+
+        Raises:
+            ValueError: an unknown distribution or mode, a mode on a distribution it cannot drive,
+                a ``fan_power`` without a mode.
+            TypeError: an unknown distribution parameter.
+        """
         kind = choice("distribution", _DISTRIBUTION_ALIASES.get(distribution, distribution), DISTRIBUTIONS)
         dist_type = DIST_TYPES[kind]
         owned = _DIST_FIELDS[kind]
@@ -225,7 +280,13 @@ class Scheme:
         return self.gain_rule.value
 
     def fan(self, fan_in: int, fan_out: int) -> float:
-        """The fan the rule divides by: fan_in, fan_out, (fan_in+fan_out)/2 or √(fan_in·fan_out)."""
+        """The fan the rule divides by: fan_in, fan_out, (fan_in+fan_out)/2 or √(fan_in·fan_out).
+
+        Examples:
+            >>> import winit
+            >>> winit.get("glorot_normal").fan(100, 300), winit.get("he_normal").with_(mode="fan_geo_avg").fan(100, 400)
+            (200.0, 200.0)
+        """
         return (self.fans or FanRule()).fan(fan_in, fan_out)
 
     def _target(self, fan_in: int, fan_out: int) -> float:
@@ -234,7 +295,16 @@ class Scheme:
         return self.post.factor * self.variance.std(self.gain_rule.value, self.fans, fan_in, fan_out)
 
     def sigma(self, fan_in: int = 1, fan_out: int = 1) -> float:
-        """σ of the normal before truncation (target std / truncnorm std if ``corrected``); else the law's std."""
+        """σ of the normal before truncation (target std / truncnorm std if ``corrected``); else the law's std.
+
+        Examples:
+            Keras' ``VarianceScaling`` default draws σ = std/0.87962566 cut at ±2σ, so the draws keep the std:
+
+            >>> import winit
+            >>> vs = winit.get("variance_scaling")
+            >>> vs.std(fan_in=100), round(vs.sigma(fan_in=100), 6)
+            (0.1, 0.113685)
+        """
         if isinstance(self.dist, TruncatedNormalDist):
             if self.variance is None:
                 return self.post.factor * self.dist.stddev
@@ -246,6 +316,18 @@ class Scheme:
 
         ``receptive_field`` (Π kernel dims) matters only for orthogonal, whose RMS the fans alone do not
         fix: gain/√max(fan_out/receptive_field, fan_in), what ``plan`` and the samples give.
+
+        Args:
+            fan_in: the input fan (in channels × receptive field).
+            fan_out: the output fan (out channels × receptive field).
+            receptive_field: Π kernel dims (orthogonal only).
+
+        Examples:
+            >>> import winit
+            >>> round(winit.get("he_normal").std(fan_in=27), 6)  # √(2/27)
+            0.272166
+            >>> winit.get("orthogonal").std(27, 576, receptive_field=9)  # a (64, 3, 3, 3) kernel's RMS
+            0.125
         """
         dist, m = self.dist, self.post.factor
         if isinstance(dist, STRUCTURED):
@@ -257,14 +339,43 @@ class Scheme:
         return dist.scaled_std(self._target(fan_in, fan_out))
 
     def bound(self, fan_in: int = 1, fan_out: int = 1, *, receptive_field: int = 1) -> float:
-        """Limit b of U(−b, b) with this law's variance: b = √3·std (the half-width for fixed uniforms)."""
+        """Limit b of U(−b, b) with this law's variance: b = √3·std (the half-width for fixed uniforms).
+
+        Args:
+            fan_in: the input fan.
+            fan_out: the output fan.
+            receptive_field: Π kernel dims (orthogonal only).
+
+        Examples:
+            >>> import winit
+            >>> round(winit.get("glorot_uniform").bound(10, 5), 6)  # √(6/(10 + 5))
+            0.632456
+            >>> winit.get("random_uniform").bound()  # the fixed half-width
+            0.05
+        """
         if isinstance(self.dist, UniformDist) and self.variance is None:
             return self.post.factor * self.dist.fixed_bound()
         return math.sqrt(3.0) * self.std(fan_in, fan_out, receptive_field=receptive_field)
 
     # -- changing and resolving --------------------------------------------------------------
     def with_(self, **params: Any) -> Scheme:
-        """A copy with ``params`` changed: :attr:`parameters`, plus ``fan_power``/``multiplier`` with a fan rule."""
+        """A copy with ``params`` changed: :attr:`parameters`, plus ``fan_power``/``multiplier`` with a fan rule.
+
+        ``a``, ``std`` and ``val`` are accepted as torch's names of ``negative_slope``, ``stddev`` and ``value``.
+
+        Raises:
+            TypeError: a parameter this scheme does not have (the message lists the accepted ones).
+
+        Examples:
+            >>> import winit
+            >>> he = winit.get("he_normal").with_(nonlinearity="leaky_relu", a=0.2, mode="fan_out")
+            >>> he.negative_slope, round(he.std(fan_in=10, fan_out=64), 6)  # √(2/(1 + 0.2²))/√64
+            (0.2, 0.173344)
+            >>> winit.get("he_normal").with_(scal=2)
+            Traceback (most recent call last):
+            ...
+            TypeError: scheme 'he_normal' has no parameter 'scal'; accepted: negative_slope, mode, ...
+        """
         accepted = (*self.parameters, *(_COMPOSITION_PARAMETERS if self.fans else ()))
         changes: dict[str, Any] = {}
         for key, value in params.items():
@@ -291,7 +402,24 @@ class Scheme:
         out_axis: AxisSpec | None = None,
         batch_axis: AxisSpec = (),
     ) -> Plan:
-        """Resolve this scheme for ``shape`` in ``layout``: fans, gain, std, bound and the sampling law."""
+        """Resolve this scheme for ``shape`` in ``layout``: fans, gain, std, bound and the sampling law.
+
+        Args:
+            shape: the weight's shape.
+            layout: where the channels are (see :func:`~winit.fans`).
+            in_axis: input axes, overriding the layout.
+            out_axis: output axes, overriding the layout.
+            batch_axis: axes counted in neither fan.
+
+        Raises:
+            ValueError: an empty shape, an unknown layout, a law that does not fit the shape or overflows.
+
+        Examples:
+            >>> import winit
+            >>> p = winit.get("he_uniform").plan((3, 3, 16, 32), "keras")
+            >>> p.fan_in, p.law
+            (144, Uniform(low=-0.2041241452319315, high=0.2041241452319315))
+        """
         dims = shape_tuple(shape)
         if math.prod(dims) == 0:
             raise ValueError(f"shape {dims} has no elements; there is nothing to initialize")
@@ -303,6 +431,11 @@ class Scheme:
             # Q spans the (rows, cols) flattening: as fans, cols = fan_in and rows = fan_out with field 1.
             rows = dims[law.out_axis]
             std = self.std(math.prod(dims) // rows, rows)
+        elif isinstance(law, ZerO):
+            # The RMS of the tensor itself, from its own channel axes (a layout's fans may be swapped).
+            rows, cols = dims[law.out_axis], dims[law.in_axis]
+            field = math.prod(dims) // (rows * cols)
+            std = self.std(cols * field, rows * field, receptive_field=field)
         else:
             std = self.std(fan_in, fan_out)
         bound = (
@@ -346,6 +479,13 @@ class Scheme:
                 f"{self.distribution} needs exactly one in axis and one out axis, got in_axis={ins}, "
                 f"out_axis={outs}"
             )
+        if isinstance(self.dist, ZerODist):
+            if len(dims) > 5:
+                raise ValueError(
+                    f"zer_o needs a 2-D matrix or a 3-, 4- or 5-D convolution kernel, got {dims}"
+                )
+            low_centre = layout is not None and layout.split("_")[0] in ("keras", "flax")
+            return ZerO(gain, ins[0], outs[0], low_centre)
         if not isinstance(self.dist, DiracDist):
             return Orthogonal(gain, outs[0])
         if not 3 <= len(dims) <= 5:
@@ -378,7 +518,18 @@ def _check_finite(scheme: Scheme, dims: tuple[int, ...], law: Law, std: float, b
 
 @dataclass(frozen=True)
 class Plan:
-    """A scheme resolved for one shape and layout: the numbers and the law an adapter samples."""
+    """A scheme resolved for one shape and layout: the numbers and the law an adapter samples.
+
+    Made by :func:`~winit.plan` or ``Scheme.plan``; ``std`` is the law's std (the RMS of the entries
+    for orthogonal, identity and dirac), ``bound`` = √3·std (a uniform's limit), ``gain`` the effective
+    gain, ``law`` one of the seven sampling laws the adapters implement.
+
+    Examples:
+        >>> import winit
+        >>> p = winit.plan("orthogonal", (64, 3, 3, 3))
+        >>> p.fan_in, p.fan_out, p.std
+        (27, 576, 0.125)
+    """
 
     scheme: Scheme
     shape: tuple[int, ...]
@@ -390,53 +541,30 @@ class Plan:
     bound: float
     law: Law
 
+    def explain_rows(self) -> tuple[ExplainRow, ...]:
+        """What :meth:`explain` prints, as (label, text) rows: one fact per row, one row per piece.
+
+        Examples:
+            >>> import winit
+            >>> winit.plan("he_normal", (4, 3)).explain_rows()[-1]
+            ('law', 'N(mean=0, std=0.816497)')
+        """
+        return plan_rows(self)
+
     def explain(self) -> str:
-        """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece)."""
-        s = self.scheme
-        lines = [
-            f"scheme   {s.name}: {s.description}",
-            f"shape    {self.shape} (layout {self.layout})",
-            f"fans     fan_in = {self.fan_in}, fan_out = {self.fan_out}",
-            s.gain_rule.explain(),
-        ]
-        if s.multiplier != 1.0:
-            lines.append(s.post.explain())
-        if s.fans is not None and s.variance is not None:
-            fan = s.fans.fan(self.fan_in, self.fan_out)
-            lines.append(s.fans.explain(self.fan_in, self.fan_out))
-            lines.append(s.variance.explain(self.gain, fan, s.multiplier, self.std))
-            lines.append(f"bound    √3·std = {self.bound:.6g}")
-            if isinstance(self.law, Uniform) and s.fan_power == 0.5 and s.multiplier == 1.0:
-                lines.append(
-                    UniformDist.explain(self.gain, s.scale, s.fans, self.fan_in, self.fan_out, self.law.high)
-                )
-            if isinstance(self.law, TruncatedNormal) and isinstance(s.dist, TruncatedNormalDist):
-                sigma_line = s.dist.explain(self.std, self.law.sigma)
-                if sigma_line:
-                    lines.append(sigma_line)
-        else:
-            lines.append(f"std      {self.std:.6g}")
-            lines.append(f"bound    {self.bound:.6g}")
-        lines.append(f"law      {_describe_law(self.law)}")
-        return "\n".join(lines)
+        """The scheme's formula with this plan's numbers put in, one fact per line (one line per piece).
 
-
-def _describe_law(law: Law) -> str:
-    if isinstance(law, Constant):
-        return f"every element = {law.value:g}"
-    if isinstance(law, Uniform):
-        return f"U[{law.low:.6g}, {law.high:.6g})"
-    if isinstance(law, Normal):
-        return f"N(mean={law.mean:g}, std={law.sigma:.6g})"
-    if isinstance(law, TruncatedNormal):
-        lo, hi = law.mean + law.lower * law.sigma, law.mean + law.upper * law.sigma
-        window = f"[{lo:.6g}, {hi:.6g}] ({law.lower:g}σ, {law.upper:g}σ)"
-        return f"N(mean={law.mean:g}, σ={law.sigma:.6g}) truncated to {window}"
-    if isinstance(law, Orthogonal):
-        return (
-            f"{law.gain:g}·Q, Q Haar orthogonal with axis {law.out_axis} as rows "
-            "(QR of a Gaussian, sign of diag(R))"
-        )
-    if isinstance(law, Identity):
-        return f"{law.gain:g}·I"
-    return f"{law.gain:g} at the kernel centre, out_channel % (out/{law.groups}) == in_channel"
+        Examples:
+            >>> import winit
+            >>> print(winit.plan("glorot_uniform", (10, 5), layout="keras").explain())
+            scheme   glorot_uniform: U(−limit, limit), limit = gain·√(6/(fan_in + fan_out))
+            shape    (10, 5) (layout keras)
+            fans     fan_in = 10, fan_out = 5
+            gain     1
+            fan      fan_avg: (fan_in + fan_out)/2 = (10 + 5)/2 = 7.5
+            std      gain·√(scale/fan) = 1·√(1/7.5) = 0.365148
+            bound    √3·std = 0.632456
+            limit    gain·√(6·scale/(fan_in + fan_out)) = 1·√(6·1/(10 + 5)) = 0.632456
+            law      U[-0.632456, 0.632456)
+        """
+        return "\n".join(f"{label:<8} {text}" for label, text in self.explain_rows())

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias, cast
+from typing import Any, Final, TypeAlias, cast
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +21,7 @@ from torch.nn.modules.rnn import RNNBase, RNNCellBase
 
 from winit._gains import ACTIVATIONS, NONLINEARITIES, recommend
 from winit._laws import Orthogonal
+from winit._recipes import Recipe
 from winit._registry import get
 from winit._report import InitRecord, InitReport
 from winit._roles import KEEP, Role
@@ -78,6 +80,9 @@ class _Piece:
     stop: int | None = None
     axis: int = 0
     role: Role = Role.DENSE
+    stream: str = ""  # rng="portable" under a recipe: the canonical stream (winit._roles.canonical_stream)
+    canonical: Plan | None = None  # ... and the plan drawn there when the storage is not the canonical layout
+    lr: float = 1.0  # the recipe's learning-rate multiplier
 
     def of(self, tensor: Tensor) -> Tensor:
         """This piece's block of ``tensor`` (the parameter, or a staging tensor of its effective shape)."""
@@ -90,8 +95,11 @@ class _Piece:
     def record(self, name: str, layer: str, shape: tuple[int, ...]) -> InitRecord:
         """The report row of this write (``shape``: the whole parameter's, for a kept row)."""
         if self.plan is None:
-            return InitRecord.keep(name, layer, shape, self.part, role=self.role.value)
-        return InitRecord.from_plan(name, layer, self.plan, self.part, role=self.role.value)
+            row = InitRecord.keep(name, layer, shape, self.part, role=self.role.value)
+            return row if self.lr == 1.0 else dataclasses.replace(row, lr_multiplier=self.lr)
+        return InitRecord.from_plan(
+            name, layer, self.plan, self.part, role=self.role.value, lr_multiplier=self.lr
+        )
 
 
 class _Rules:
@@ -360,10 +368,21 @@ def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None
     piece_block = tuple(
         (span[0] - start, span[1] - start) if i == axis else b for i, b in enumerate(block)
     )  # in the piece's coordinates: its own axis shifted, the others as in the parameter
-    values = realize_block(
-        ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
-        device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
-    )  # fmt: skip
+    if (
+        piece.stream
+    ):  # a recipe's canonical stream: the piece is a tensor of its own, drawn in the canonical layout
+        drawn = piece.canonical or plan
+        flipped = piece.canonical is not None  # a 2-D (in, out) storage: the canonical (out, in) transposed
+        values = realize_block(
+            ADAPTER, drawn, seed=seed, stream=stream_id(piece.stream), dtype=dtype_name(local.dtype),
+            device=local.device, block=piece_block[::-1] if flipped else piece_block,
+        )  # fmt: skip
+        values = values.t() if flipped else values
+    else:
+        values = realize_block(
+            ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
+            device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
+        )  # fmt: skip
     target = local.narrow(axis, span[0] - block[axis][0], span[1] - span[0]) if shape else local
     target.copy_(values)
 
@@ -373,11 +392,13 @@ def init_(
     scheme: SchemeRules = None,
     *,
     nonlinearity: str = "relu",
-    bias: SchemeLike = "zeros",
+    bias: SchemeLike | None = None,
     seed: int | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
     rng: str = "native",
+    recipe: str | Recipe | None = None,
+    **sizes: Any,
 ) -> tuple[nn.Module, InitReport]:
     """Initialize every parameter of ``module`` in place by its role; return (module, report).
 
@@ -412,6 +433,17 @@ def init_(
     stream: the same values as ``winit.init(..., rng="portable", stream=name)`` on any backend, and
     a parameter sharded as a DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just
     its block of those values.
+
+    ``recipe`` (a name from ``winit.recipes()`` or a :class:`winit.Recipe`) replaces the role defaults:
+    each parameter takes its role's law in the recipe (q/k/v and gate/up separately where the
+    recipe says), roles it leaves out the ``torch`` recipe's (what ``reset_parameters`` gives);
+    ``scheme`` must then be a mapping, whose rules and ``bias`` (if given) apply over the recipe.
+    ``sizes`` (L, d, d_ff, h, d_kv, width_mult or base_width, the recipe's constants) override what
+    is read from the model (L and ℓ per block stack); a law needing a size neither gives is a
+    ValueError naming it, before any write. Report rows carry the recipe's ``lr_multiplier``. With
+    ``rng="portable"`` each parameter (each q/k/v or gate/up block its own) is drawn in the
+    canonical layout with its :func:`winit._roles.canonical_stream` name, as ``winit.keras.init_``
+    and ``winit.flax.init_`` draw the same architecture: the same weights in all three.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"init_ initializes a torch.nn.Module, got {type(module).__name__}")
@@ -423,16 +455,34 @@ def init_(
         raise TypeError(f"generator must be a torch.Generator or None, got {generator!r}")
     root_seed = None if seed is None and rng == "native" else check_seed(seed)
     target_device = None if device is None else ADAPTER.device(device)
-    rules = _Rules(scheme, nonlinearity, bias)
+    rules, chosen = _rules(scheme, nonlinearity, bias, recipe, sizes)
     with full_params(module):
-        report = _init_bare(unwrap(module), rules, root_seed, generator, target_device, rng)
+        report = _init_bare(unwrap(module), rules, root_seed, generator, target_device, rng, chosen, sizes)
     return module, report
+
+
+def _rules(
+    scheme: SchemeRules, nonlinearity: str, bias: SchemeLike | None, recipe: str | Recipe | None,
+    sizes: Mapping[str, Any],
+) -> tuple[_Rules, Recipe | None]:  # fmt: skip
+    """The checked rules, and the recipe (None: the role defaults)."""
+    if recipe is None and not sizes:
+        return _Rules(scheme, nonlinearity, "zeros" if bias is None else bias), None
+    from winit._torch_recipe import recipe_rules
+
+    return recipe_rules(scheme, nonlinearity, bias, recipe, sizes)
 
 
 _Planned: TypeAlias = "tuple[list[tuple[Owner, list[_Piece]]], list[tuple[Owner, Owner]]]"
 
 
-def _plan(bare: nn.Module, rules: _Rules, tree: Tree | None = None) -> _Planned:
+def _plan(
+    bare: nn.Module,
+    rules: _Rules,
+    recipe: Recipe | None = None,
+    sizes: Mapping[str, Any] | None = None,
+    tree: Tree | None = None,
+) -> _Planned:
     """Every owner's pieces (role, law, layout, blocks) and the tied aliases; nothing is written."""
     tree = Tree(bare) if tree is None else tree  # one walk of the model serves every pass below
     owners, aliases = list_owners(bare, tree.order)
@@ -446,13 +496,21 @@ def _plan(bare: nn.Module, rules: _Rules, tree: Tree | None = None) -> _Planned:
             )
     rules.check_patterns(names)
     slots = infer(bare, tree)
-    planned: list[tuple[Owner, list[_Piece]]] = []
+    entries = []
     memo: _PlanMemo = {}
     for owner in owners:
         held = owner.module._parameters.get(owner.attr) if not owner.parametrized else None
         param = held if held is not None else torch.empty(owner.shape, device="meta")
         slot = slots.get((id(owner.module), owner.attr)) or _fallback_slot(owner.module)
-        pieces = list(_pieces(rules, owner.module, owner.attr, param, owner.name, slot, memo))
+        entries.append((owner, param, slot))
+    if recipe is not None:
+        from winit._torch_recipe import recipe_pieces
+
+        by_owner = recipe_pieces(bare, entries, rules, recipe, sizes or {})
+    else:
+        by_owner = [list(_pieces(rules, o.module, o.attr, p, o.name, s, memo)) for o, p, s in entries]
+    planned: list[tuple[Owner, list[_Piece]]] = []
+    for (owner, _, _), pieces in zip(entries, by_owner, strict=True):
         if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
             check_invertible(owner)
         planned.append((owner, pieces))
@@ -465,7 +523,13 @@ def _fallback_slot(module: nn.Module) -> RoleSlot:
 
 
 def explain_model(
-    module: nn.Module, scheme: SchemeRules = None, *, nonlinearity: str = "relu", bias: SchemeLike = "zeros"
+    module: nn.Module,
+    scheme: SchemeRules = None,
+    *,
+    nonlinearity: str = "relu",
+    bias: SchemeLike | None = None,
+    recipe: str | Recipe | None = None,
+    **sizes: Any,
 ) -> InitReport:
     """The report ``init_(module, scheme, ...)`` would give, planned only: nothing is written or allocated.
 
@@ -473,7 +537,8 @@ def explain_model(
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"explain_model plans a torch.nn.Module, got {type(module).__name__}")
-    planned, aliases = _plan(unwrap(module), _Rules(scheme, nonlinearity, bias))
+    rules, chosen = _rules(scheme, nonlinearity, bias, recipe, sizes)
+    planned, aliases = _plan(unwrap(module), rules, chosen, sizes)
     records = [
         piece.record(owner.name, type(owner.module).__name__, owner.shape)
         for owner, pieces in planned
@@ -502,15 +567,19 @@ def _init_bare(
     generator: torch.Generator | None,
     target_device: torch.device | None,
     rng: str,
+    recipe: Recipe | None = None,
+    sizes: Mapping[str, Any] | None = None,
 ) -> InitReport:
     """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
     # Plan everything before touching the model, so a bad rule leaves it as it was.
     tree = Tree(bare)
-    planned, aliases = _plan(bare, rules, tree)
+    planned, aliases = _plan(bare, rules, recipe, sizes, tree)
     if rng == "portable":
         for _, pieces in planned:
             for piece in pieces:
-                if piece.axis != 0 and piece.plan is not None and isinstance(piece.plan.law, Orthogonal):
+                drawn_whole = bool(piece.stream)  # a canonical stream draws each piece as a tensor of its own
+                orthogonal = piece.plan is not None and isinstance(piece.plan.law, Orthogonal)
+                if piece.axis != 0 and orthogonal and not drawn_whole:
                     raise ValueError(
                         f"rng='portable' draws orthogonal blocks of rows only; {piece.name}[{piece.part}] is a "
                         "column block (an (in, out) fused projection): give it another scheme or use rng='native'"

@@ -13,6 +13,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import torch
 from torch import Tensor, nn
@@ -45,6 +46,7 @@ class Slot:
     blocks: tuple[tuple[str, int], ...] = ()  # (label, size) of each fused block, in storage order
     layer: int | None = None  # ℓ, 0-based, in the stack of same-type blocks
     layers: int | None = None  # L, the number of blocks of that type in the model
+    part: str = ""  # which of separate projections it is (q/k/v, gate/up): recipes may set each its own law
 
     def axes(self) -> dict[str, object]:
         """Keyword axes for ``Scheme.plan`` (empty when the layout alone says it)."""
@@ -279,6 +281,31 @@ def _kv_width(unit: nn.Module) -> int | None:
     return heads * size if isinstance(heads, int) and isinstance(size, int) else None
 
 
+_QKV_HINTS: Final = {"q": "q", "query": "q", "wq": "q", "k": "k", "key": "k", "wk": "k",
+                      "v": "v", "value": "v", "wv": "v"}  # fmt: skip
+_GATE_HINTS: Final = {"gate": "gate", "w1": "gate", "wi_0": "gate", "up": "up", "w3": "up", "wi_1": "up"}
+
+
+def _name_parts(lins: list[_Lin], hints: dict[str, str], names: dict[int, str]) -> None:
+    """Label separate q/k/v (or gate/up) projections in definition order, unless their names all say otherwise.
+
+    Two q/k/v projections are a query and a fused key/value: only the query is named.
+    """
+    labels = list(dict.fromkeys(hints.values()))
+    said = []
+    for lin in lins:
+        last = names.get(id(lin.module), "").rsplit(".", 1)[-1].lower().removeprefix("to_")
+        said.append(hints.get(last.removesuffix("_proj").removesuffix("_lin"), ""))
+    if len(lins) == len(labels):
+        chosen = said if sorted(said) == sorted(labels) else labels
+    elif len(lins) == 2 and labels[0] == "q":
+        chosen = ["", "q"] if said == ["", "q"] else ["q", ""]
+    else:
+        return
+    for lin, label in zip(lins, chosen, strict=True):
+        lin.slot.part = label
+
+
 def _split(fused: int, q: int, kv: int | None) -> tuple[tuple[str, int], ...]:
     """q/k/v block sizes of a fused projection writing ``fused`` features, q ``q`` wide, k and v ``kv``.
 
@@ -298,6 +325,7 @@ def _block_roles(block: nn.Module, index: int, depth: int, tree: Tree) -> list[_
     lins = [lin for sub in order for lin in _linears(sub, tree)]
     if not lins:
         return []
+    names = {id(sub): name for name, sub in block.named_modules()}
     # d: the width of the block's layer/RMS norms (batch norms sit inside branches), else what it writes last
     # (q/k norms inside attention, Qwen3's, are per head: not counted; ties go to the wider)
     heads = {id(k) for unit in order if tree.attention(unit) for k in tree.subtree(unit)}
@@ -338,6 +366,7 @@ def _block_roles(block: nn.Module, index: int, depth: int, tree: Tree) -> list[_
             after = position[id(inner[-1].module)] + 1
             nxt = lins[after] if after < len(lins) else None
             qkv, out = inner, nxt if nxt is not None and nxt.n_out == d else None
+        _name_parts(qkv, _QKV_HINTS, names)
         for lin in qkv:
             lin.slot.role = Role.ATTENTION_QKV
             if out is not None and len(qkv) == 1 and lin.n_out > out.n_in:
@@ -358,6 +387,13 @@ def _block_roles(block: nn.Module, index: int, depth: int, tree: Tree) -> list[_
             nxt = rest[i + 1] if i + 1 < len(rest) else None
             if nxt is not None and nxt.n_out == d and lin.n_out == 2 * nxt.n_in:  # fused gate/up
                 lin.slot.blocks = (("gate", nxt.n_in), ("up", nxt.n_in))
+    ins = [lin for lin in rest if lin.slot.role is Role.MLP_IN and not lin.slot.blocks]
+    outs = [lin for lin in rest if lin.slot.role is Role.MLP_OUT]
+    if (
+        len(ins) == 2 and len(outs) == 1
+        and (ins[0].n_in, ins[0].n_out) == (ins[1].n_in, ins[1].n_out) == (d, outs[0].n_in)
+    ):  # fmt: skip
+        _name_parts(ins, _GATE_HINTS, names)  # a gated MLP written as two Linears (Llama, torchtitan w1/w3)
     for lin in lins:
         lin.slot.layer, lin.slot.layers = index, depth
         if lin.slot.blocks:  # blocks are cut along the output axis of the stored layout

@@ -17,8 +17,8 @@ to the network; ratios compare like with like, so they do not depend on the data
 1. ``symmetric``  some layer with ≥ 2 units has identical units although its input did not vanish
    (its input std ≥ ``VANISHING_RATIO`` · input std): the weights give every unit the same
    function, so gradients cannot tell them apart (zeros, any constant).
-2. ``exploding``  a non-finite activation, gradient or loss, or the last layer's std
-   > ``EXPLODING_RATIO = 1e2`` · input std (N(0, 1) on ReLU).
+2. ``exploding``  a non-finite activation, gradient or loss, or the last layer's std >
+   ``EXPLODING_RATIO = 1e2`` · input std (N(0, 1) on ReLU).
 3. ``saturated``  the saturated fraction, averaged over the layers, > ``SATURATED_FRACTION = 0.1``
    (tanh/sigmoid pushed onto their flat tails: N(0, 1) on tanh; healthy tanh nets stay near 0%).
 4. ``exploding``  the first layer's weight gradient is > ``GRADIENT_RATIO = 1e3`` times the last
@@ -39,11 +39,15 @@ reported ``symmetric``: its units are identical at the start, even though the gr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+
+from winit import _diagnose_torch as _dt
+from winit._table import rich_table as _rich_table
+from winit._table import text_table
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; torch is imported inside diagnose_torch
     import torch
@@ -76,7 +80,16 @@ _NUMERIC: Final = frozenset({"units", "mean", "std", "saturated", "dead", "grad 
 
 @dataclass(frozen=True)
 class LayerStats:
-    """Statistics of one layer's output (and its weight gradient) for one batch."""
+    """Statistics of one layer's output (and its weight gradient) for one batch.
+
+    Made by :func:`layer_stats`; ``saturated``/``dead`` are fractions (None where the activation has
+    no such measure), ``grad_norm`` the Frobenius norm of the layer's weight gradient (None without one).
+
+    Examples:
+        >>> from winit.diagnose import LayerStats
+        >>> LayerStats("fc1", "Linear", units=8, mean=0.0, std=0.5, input_std=1.0).cells()
+        ('fc1', 'Linear', '8', '0', '0.5', '-', '-', '-', 'no')
+    """
 
     name: str
     kind: str
@@ -91,7 +104,13 @@ class LayerStats:
     finite: bool = True
 
     def cells(self) -> tuple[str, ...]:
-        """The row as table cells, in the column order of :meth:`Diagnosis.table`."""
+        """The row as table cells, in the column order of :meth:`Diagnosis.table`.
+
+        Examples:
+            >>> from winit.diagnose import LayerStats
+            >>> LayerStats("relu1", "ReLU", 4, 0.2, 0.3, 1.0, dead=0.25).cells()[5:7]
+            ('-', '25%')
+        """
         return (
             self.name,
             self.kind,
@@ -107,7 +126,18 @@ class LayerStats:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The per-layer statistics of one pass, the verdict they lead to and the rule that decided it."""
+    """The per-layer statistics of one pass, the verdict they lead to and the rule that decided it.
+
+    Made by :func:`diagnosis` (or ``winit.torch.diagnose``); ``str()`` is the table and the verdict.
+
+    Examples:
+        >>> import numpy as np
+        >>> from winit.diagnose import diagnosis, layer_stats
+        >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+        >>> d = diagnosis([layer_stats("fc1", "Linear", 0.5 * x, input_std=1.0)], input_std=1.0)
+        >>> d.verdict, d.reason
+        ('healthy', 'fc1 (Linear) std 0.293, input std 1')
+    """
 
     layers: tuple[LayerStats, ...]
     verdict: str
@@ -120,17 +150,35 @@ class Diagnosis:
         return f"{self.table()}\nverdict: {self.verdict} ({self.reason})"
 
     def table(self) -> str:
-        """Per-layer statistics as a plain-text table, one row per layer."""
+        """Per-layer statistics as a plain-text table, one row per layer.
+
+        Examples:
+            >>> import numpy as np
+            >>> from winit.diagnose import diagnosis, layer_stats
+            >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+            >>> print(diagnosis([layer_stats("fc1", "Linear", x + 1.0, input_std=1.0)], 1.0).table())
+            layer  kind    units  mean    std  saturated  dead  grad norm  identical
+            -----  ------  -----  ----  -----  ---------  ----  ---------  ---------
+            fc1    Linear      4     1  0.586          -     -          -  no
+        """
         return text_table(_HEADERS, [layer.cells() for layer in self.layers], _NUMERIC)
 
     def rich_table(self, title: str | None = None) -> Any:
-        """Per-layer statistics as a ``rich.table.Table`` (needs rich: ``pip install 'winit[cli]'``)."""
-        table = new_rich_table(_HEADERS, _NUMERIC, title or f"verdict: {self.verdict} ({self.reason})")
-        from rich.markup import escape
+        """Per-layer statistics as a ``rich.table.Table`` (needs rich: ``pip install 'winit[cli]'``).
 
-        for layer in self.layers:
-            table.add_row(*(escape(cell) for cell in layer.cells()))
-        return table
+        Args:
+            title: the table's title; None: the verdict and its reason.
+
+        Examples:
+            >>> import numpy as np
+            >>> from winit.diagnose import diagnosis, layer_stats
+            >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+            >>> table = diagnosis([layer_stats("fc1", "Linear", x, input_std=1.0)], 1.0).rich_table()
+            >>> table.title, table.row_count
+            ('verdict: healthy (fc1 (Linear) std 0.586, input std 1)', 1)
+        """
+        title = title or f"verdict: {self.verdict} ({self.reason})"
+        return _rich_table(_HEADERS, [layer.cells() for layer in self.layers], numeric=_NUMERIC, title=title)
 
     @property
     def std_profile(self) -> tuple[float, ...]:
@@ -149,33 +197,6 @@ def _number(value: float) -> str:
     return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
 
 
-def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: frozenset[str]) -> str:
-    """A plain-text table: numeric columns right-aligned, the rest left-aligned, a dashed rule under the header."""
-    body = [tuple(headers), *(tuple(row) for row in rows)]
-    widths = [max(len(row[i]) for row in body) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = (
-            cell.rjust(width) if header in numeric else cell.ljust(width)
-            for cell, width, header in zip(row, widths, headers, strict=True)
-        )
-        return "  ".join(cells).rstrip()
-
-    return "\n".join([line(body[0]), "  ".join("-" * w for w in widths), *(line(row) for row in body[1:])])
-
-
-def new_rich_table(headers: Sequence[str], numeric: frozenset[str], title: str | None) -> Any:
-    """An empty ``rich.table.Table`` with ``headers`` (numeric ones right-justified); ImportError names the extra."""
-    try:
-        from rich.table import Table
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("rich tables need rich: pip install 'winit[cli]'") from error
-    table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header, justify="right" if header in numeric else "left")
-    return table
-
-
 def _units_view(output: np.ndarray, unit_axis: int) -> np.ndarray:
     """``output`` as a (samples, units) matrix: the unit axis last, every other axis flattened into rows."""
     if output.ndim == 0:
@@ -187,7 +208,21 @@ def _units_view(output: np.ndarray, unit_axis: int) -> np.ndarray:
 
 
 def units_identical(output: np.ndarray, unit_axis: int = -1, rtol: float = SYMMETRY_RTOL) -> bool:
-    """True when every unit equals unit 0 on every sample: max |h_j − h_0| ≤ rtol · max |h| (needs ≥ 2 units)."""
+    """True when every unit equals unit 0 on every sample: max |h_j − h_0| ≤ rtol · max |h| (needs ≥ 2 units).
+
+    Args:
+        output: a layer's output for one batch.
+        unit_axis: the axis of the units (-1 for features, 1 for a convolution's channels).
+        rtol: the tolerance relative to the largest magnitude.
+
+    Examples:
+        A constant init gives every unit the same function (the symmetry that gradients cannot break):
+
+        >>> import numpy as np
+        >>> from winit.diagnose import units_identical
+        >>> units_identical(np.ones((4, 3))), units_identical(np.eye(3))
+        (True, False)
+    """
     matrix = _units_view(np.asarray(output, dtype=np.float64), unit_axis)
     if matrix.shape[1] < 2:
         return False
@@ -209,7 +244,27 @@ def layer_stats(
     grad: np.ndarray | None = None,
     unit_axis: int = -1,
 ) -> LayerStats:
-    """Statistics of one layer's ``output`` (float64 maths); ``activation`` picks the saturation/dead measure."""
+    """Statistics of one layer's ``output`` (float64 maths); ``activation`` picks the saturation/dead measure.
+
+    Args:
+        name: the layer's name in the table.
+        kind: the layer's kind (its class name).
+        output: the layer's output for one batch.
+        input_std: the std of the data fed to the network (the verdict's yardstick).
+        activation: ``tanh`` or ``sigmoid`` (measure saturation), ``relu`` (measure dead units) or None.
+        grad: the layer's weight gradient, or None.
+        unit_axis: the axis of the units.
+
+    Examples:
+        >>> import numpy as np
+        >>> from winit.diagnose import layer_stats
+        >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+        >>> s = layer_stats("tanh1", "Tanh", np.tanh(3 * x), input_std=1.0, activation="tanh")
+        >>> s.units, s.saturated, s.identical
+        (4, 0.125, False)
+        >>> layer_stats("relu1", "ReLU", np.maximum(x, 0) * [0, 1, 1, 1], input_std=1.0, activation="relu").dead
+        0.25
+    """
     values = np.asarray(output, dtype=np.float64)
     finite = bool(np.all(np.isfinite(values)))
     with np.errstate(invalid="ignore", over="ignore"):
@@ -248,7 +303,15 @@ def _norm(grad: np.ndarray) -> float:
 
 
 def histogram(output: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarray]:
-    """(counts, edges) of the finite entries of ``output``, over their own range (an empty one if none are finite)."""
+    """(counts, edges) of the finite entries of ``output``, over their own range (an empty one if none are finite).
+
+    Examples:
+        >>> import numpy as np
+        >>> from winit.diagnose import histogram
+        >>> counts, edges = histogram(np.array([0.0, 0.5, 1.0, np.inf]), bins=2)
+        >>> counts.tolist(), edges.tolist()
+        ([1, 2], [0.0, 0.5, 1.0])
+    """
     values = np.asarray(output, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -258,7 +321,29 @@ def histogram(output: np.ndarray, bins: int = 40) -> tuple[np.ndarray, np.ndarra
 
 
 def verdict(layers: Sequence[LayerStats], input_std: float, loss: float = math.nan) -> tuple[str, str]:
-    """(verdict, reason): the first rule of the module docstring that fires for these layers."""
+    """(verdict, reason): the first rule of the module docstring that fires for these layers.
+
+    Args:
+        layers: the layers' statistics, first layer first.
+        input_std: the std of the data fed to the network.
+        loss: the pass's loss (a non-finite loss is ``exploding``); NaN: not measured.
+
+    Examples:
+        >>> import numpy as np
+        >>> from winit.diagnose import layer_stats, verdict
+        >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+        >>> fc1 = layer_stats("fc1", "Linear", 0.5 * x, input_std=1.0)
+        >>> verdict([fc1, layer_stats("fc2", "Linear", 1e3 * x, input_std=1.0)], input_std=1.0)
+        ('exploding', 'fc2 (Linear) std 586 > 100 × input std 1')
+        >>> verdict([layer_stats("fc", "Linear", np.zeros((16, 4)), input_std=1.0)], input_std=1.0)
+        ('symmetric', 'fc (Linear): all 4 units identical')
+
+    References:
+        Per-layer activation and gradient statistics at initialization as the test of a scheme:
+        X. Glorot, Y. Bengio, "Understanding the difficulty of training deep feedforward neural networks",
+        AISTATS 2010; the symmetry that identical units cannot break: D. Rumelhart, G. Hinton, R. Williams,
+        "Learning representations by back-propagating errors", Nature 1986.
+    """
     if not layers:
         raise ValueError("no layer statistics to judge: the model recorded no layer output")
     floor = VANISHING_RATIO * input_std
@@ -316,40 +401,28 @@ def diagnosis(
     loss: float = math.nan,
     histograms: Sequence[tuple[np.ndarray, np.ndarray]] = (),
 ) -> Diagnosis:
-    """Bundle ``layers`` with their verdict (see :func:`verdict`)."""
+    """Bundle ``layers`` with their verdict (see :func:`verdict`).
+
+    Args:
+        layers: the layers' statistics, first layer first.
+        input_std: the std of the data fed to the network.
+        loss: the pass's loss, or NaN.
+        histograms: optional (counts, edges) per layer (:func:`histogram`), for plots.
+
+    Examples:
+        >>> import numpy as np
+        >>> from winit.diagnose import diagnosis, layer_stats
+        >>> x = np.linspace(-1.0, 1.0, 64).reshape(16, 4)
+        >>> layers = [layer_stats(f"fc{i}", "Linear", 10.0**i * x, input_std=1.0) for i in range(4)]
+        >>> d = diagnosis(layers, input_std=1.0)
+        >>> d.verdict, [round(std, 3) for std in d.std_profile]
+        ('exploding', [0.586, 5.864, 58.644, 586.443])
+    """
     decided, reason = verdict(layers, input_std, loss)
     return Diagnosis(tuple(layers), decided, reason, float(input_std), float(loss), tuple(histograms))
 
 
 # -- torch: hooks on every leaf module ------------------------------------------------------------------------
-#: torch module class name → the activation whose saturation or dead units its output is measured for.
-_TORCH_ACTIVATIONS: Final = {"Tanh": "tanh", "Sigmoid": "sigmoid", "ReLU": "relu", "ReLU6": "relu"}
-#: layers whose units are features on the last axis (everything else ≥ 3-D is channels-first, axis 1).
-_TORCH_LAST_AXIS: Final = ("Linear", "Bilinear", "Embedding", "EmbeddingBag", "LayerNorm", "RMSNorm")
-#: element-wise layers: their units are the units of whatever produced their input.
-_TORCH_ELEMENTWISE: Final = (
-    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
-    "Hardtanh", "Hardswish", "Hardsigmoid", "Softplus", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-    "AlphaDropout", "Identity",
-)  # fmt: skip
-
-
-def _first_tensor(value: Any, torch: Any, *, floating: bool = False) -> Any:
-    """The first tensor in ``value`` (a tensor, or a tuple/list/dict holding some); None if there is none."""
-    if isinstance(value, torch.Tensor):
-        return value if not floating or value.is_floating_point() else None
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
-    for item in items:
-        found = _first_tensor(item, torch, floating=floating)
-        if found is not None:
-            return found
-    return None
-
-
-def _tensor_std(tensor: Any) -> float:
-    return float(tensor.detach().double().std(correction=0)) if tensor.numel() else 0.0
-
-
 def diagnose_torch(
     model: torch.nn.Module,
     inputs: Any,
@@ -370,6 +443,29 @@ def diagnose_torch(
     identical units (channels of a ≥ 3-D output, features after Linear/Embedding/LayerNorm); the
     verdict follows the rules in this module's docstring.
     Activations applied as functions (``F.relu``) are not modules, so they have no row of their own.
+
+    Args:
+        model: any ``torch.nn.Module``.
+        inputs: the batch: a tensor, a tuple/list of positional arguments or a dict of keyword arguments.
+        loss_fn: ``output -> scalar tensor``; None: the random projection above.
+        seed: the seed of the default loss's projection.
+
+    Raises:
+        TypeError: ``model`` is not a module, or ``loss_fn`` is not callable.
+
+    Examples:
+        A deep tanh MLP with N(0, 1) weights saturates:
+
+        >>> import torch
+        >>> from winit.diagnose import diagnose_torch
+        >>> _ = torch.manual_seed(0)
+        >>> layers = [m for _ in range(6) for m in (torch.nn.Linear(64, 64), torch.nn.Tanh())]
+        >>> model = torch.nn.Sequential(*layers)
+        >>> with torch.no_grad():
+        ...     for layer in model[::2]:
+        ...         _ = layer.weight.normal_(0.0, 1.0)
+        >>> diagnose_torch(model, torch.randn(128, 64)).verdict
+        'saturated'
     """
     import torch
     from torch import nn
@@ -384,8 +480,8 @@ def diagnose_torch(
         args, kwargs = (), dict(inputs)
     else:
         args, kwargs = (tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)), {}
-    data = _first_tensor((args, kwargs), torch, floating=True)
-    input_std = _tensor_std(data) if data is not None else 1.0
+    data = _dt.first_tensor((args, kwargs), torch, floating=True)
+    input_std = _dt.tensor_std(data) if data is not None else 1.0
 
     # Statistics are taken inside the hooks: an in-place op after a layer (ReLU(inplace=True), a
     # residual `x += shortcut`) rewrites the very tensor the layer returned, so reading it after the
@@ -398,30 +494,25 @@ def diagnose_torch(
 
     def record_input(module: Any, hook_inputs: Any) -> None:
         # Before the module runs: an in-place module (ReLU(inplace=True)) overwrites its own input.
-        source = _first_tensor(hook_inputs, torch, floating=True)
-        source_stds.setdefault(id(module), []).append(input_std if source is None else _tensor_std(source))
+        source = _dt.first_tensor(hook_inputs, torch, floating=True)
+        source_stds.setdefault(id(module), []).append(input_std if source is None else _dt.tensor_std(source))
 
     def record(name: str) -> Callable[..., None]:
         def hook(module: Any, _hook_inputs: Any, output: Any) -> None:
             pending = source_stds.get(id(module))
             source_std = pending.pop() if pending else input_std
-            tensor = _first_tensor(output, torch, floating=True)
+            tensor = _dt.first_tensor(output, torch, floating=True)
             if tensor is None:
                 return
             counts[name] = counts.get(name, 0) + 1
             label = name if counts[name] == 1 else f"{name}#{counts[name]}"
             kind = type(module).__name__
             shape = tuple(tensor.shape)
-            if kind in _TORCH_LAST_AXIS or tensor.ndim <= 2:
-                unit_axis = -1
-            elif kind in _TORCH_ELEMENTWISE and axes and axes[-1][0] == shape:
-                unit_axis = axes[-1][1]
-            else:
-                unit_axis = 1
+            unit_axis = _dt.unit_axis(kind, shape, axes[-1] if axes else None)
             axes.append((shape, unit_axis))
             values = tensor.detach().float().cpu().numpy()
             stats = layer_stats(
-                label, kind, values, input_std=source_std, activation=_TORCH_ACTIVATIONS.get(kind),
+                label, kind, values, input_std=source_std, activation=_dt.ACTIVATIONS.get(kind),
                 unit_axis=unit_axis,
             )  # fmt: skip
             calls.append((stats, module))
@@ -444,7 +535,7 @@ def diagnose_torch(
         with torch.enable_grad():
             output = model(*args, **kwargs)
             if loss_fn is None:
-                result = _first_tensor(output, torch, floating=True)
+                result = _dt.first_tensor(output, torch, floating=True)
                 if result is None:
                     raise ValueError("the model returned no floating-point tensor; pass loss_fn=")
                 generator = torch.Generator(device=result.device).manual_seed(seed)

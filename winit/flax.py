@@ -1,24 +1,7 @@
 """Flax/JAX front door: ``jax.nn.initializers``-style builders whose ``init(key, shape, dtype)`` winit draws.
 
-Each builder has the name and arguments of its ``jax.nn.initializers`` namesake and realizes the law JAX
-gives that name (so ``he_normal`` is JAX's truncated normal with the 0.8796 correction, not PyTorch's
-untruncated one), resolved by winit's spec layer in the flax layout (*kernel, in, out) and sampled by the
-JAX adapter; for the same key the values equal JAX's bit for bit. :func:`initializer` gives the same
-for any winit scheme under winit's own definition. Every ``init`` is pure ``jax.random``/``jax.numpy``
-work on static shapes, so it traces under ``jax.jit`` and ``jax.eval_shape``::
-
-    flax.linen.Dense(64, kernel_init=winit.flax.he_normal())
-    flax.nnx.Linear(8, 64, kernel_init=winit.flax.initializer("he_normal", mode="fan_out"), rngs=rngs)
-
-``initializer(..., rng="portable", stream=...)`` draws winit's counter-based Philox instead: the key's
-two words are the Philox key (``jax.random.key(seed)`` gives the words of ``seed`` below 2³²; with
-64-bit mode off it drops the high word, so ``key(2**32 + 5)`` is ``key(5)``), ``stream`` a name
-or int id, and the values equal ``winit.init(..., seed=seed, rng="portable", stream=stream,
-layout="flax")`` on every backend (uniform laws bit for bit); it traces under ``jax.jit`` too. The
-builders named after ``jax.nn.initializers`` take JAX's parameters in JAX's order with JAX's defaults
-(drop-in), and the random ones add keyword-only ``rng="native"`` and ``stream=None`` after them, so
-``he_normal(rng="portable", stream="w")`` is ``initializer("variance_scaling", scale=2.0,
-mode="fan_in", distribution="truncated_normal", rng="portable", stream="w")``.
+Same names, arguments and bits as ``jax.nn.initializers``; :func:`initializer` gives any winit scheme. The
+portable draw and the layout: ``docs/flax.md``.
 """
 
 from __future__ import annotations
@@ -34,14 +17,16 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.flax needs JAX: pip install 'winit[flax]'") from error
 
 from winit import _flax_jax as _jx
-from winit._fans import AxisSpec, _axes, fans
+from winit._fans import AxisSpec, fans
+from winit._flax_args import _IN_AXIS, _OUT_AXIS, _float_dtype, _hyper, _plan_axes
 from winit._flax_model import init_, init_params
-from winit._laws import Constant, Dirac, Identity
+from winit._laws import Constant, Dirac, Identity, ZerO
+from winit._mup import lr_multipliers
 from winit._registry import get
 from winit._schemes import Scheme
-from winit._validate import choice, integer, real, shape_tuple
-from winit.backends._common import FLOAT_DTYPES, dtype_name, realize
+from winit._validate import choice, integer, shape_tuple
 from winit.backends._portable import draw_options
+from winit.backends._router import realize
 from winit.backends.jax import ADAPTER
 
 __all__ = [
@@ -62,6 +47,7 @@ __all__ = [
     "kaiming_uniform",
     "lecun_normal",
     "lecun_uniform",
+    "lr_multipliers",
     "normal",
     "ones",
     "ones_init",
@@ -71,14 +57,13 @@ __all__ = [
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "zer_o",
     "zeros",
     "zeros_init",
 ]
 
-#: the flax layout's default in/out axes, i.e. jax.nn.initializers' in_axis=-2, out_axis=-1.
-_IN_AXIS, _OUT_AXIS = -2, -1
 #: laws that draw no random numbers, so a missing key is harmless (jax's zeros/ones/constant ignore it).
-_KEYLESS = (Constant, Identity, Dirac)
+_KEYLESS = (Constant, Identity, Dirac, ZerO)
 
 
 class Initializer(Protocol):
@@ -87,66 +72,6 @@ class Initializer(Protocol):
     def __call__(
         self, key: Any, shape: Sequence[int], dtype: Any = ..., out_sharding: Any = None
     ) -> jax.Array: ...
-
-
-def _float_dtype(dtype: Any, complex_ok: bool = False) -> Any:
-    """``dtype`` as a floating (or, if ``complex_ok``, complex) JAX dtype; None is JAX's default float."""
-    if dtype is None:
-        return jax.dtypes.canonicalize_dtype(float)
-    accepted = ", ".join((*FLOAT_DTYPES, *(("complex64", "complex128") if complex_ok else ())))
-    try:
-        canonical = jnp.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(
-            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
-        ) from error
-    if complex_ok and _jx.is_complex(canonical):
-        if canonical != jax.dtypes.canonicalize_dtype(canonical):
-            raise TypeError(
-                "JAX gives complex128 only with 64-bit mode on: set JAX_ENABLE_X64=1 or "
-                "jax.config.update('jax_enable_x64', True) (winit will not hand back complex64 instead)"
-            )
-        return canonical
-    try:
-        dtype_name(canonical)
-    except TypeError as error:
-        raise TypeError(
-            f"dtype {dtype!r} is not a floating-point dtype; winit.flax initializes {accepted}"
-        ) from error
-    return canonical
-
-
-def _hyper(what: str, value: Any, **limits: bool) -> Any:
-    """A hyper-parameter: a Python real (checked, kept as given) or an array/tracer (JAX's formula takes it)."""
-    if _jx.is_array(value):
-        return value
-    real(what, value, **limits)  # TypeError/ValueError naming ``what``
-    return value
-
-
-def _plan_axes(
-    dims: tuple[int, ...], in_axis: AxisSpec, out_axis: AxisSpec, batch_axis: AxisSpec
-) -> dict[str, Any]:
-    """JAX's in/out/batch axes as the disjoint axes winit's fans take, giving the same fans."""
-    if (
-        isinstance(in_axis, int)
-        and isinstance(out_axis, int)
-        and (in_axis, out_axis) == (_IN_AXIS, _OUT_AXIS)
-    ):
-        # the flax layout's own axes; letting the layout pick them also gives 0-D/1-D shapes (biases)
-        # Keras' fans (1, 1)/(n, n) instead of an out-of-range -2
-        return {"in_axis": None, "out_axis": None, "batch_axis": batch_axis}
-    ins = _axes("in_axis", in_axis, len(dims), dims)
-    outs = _axes("out_axis", out_axis, len(dims), dims)
-    # JAX takes fan_in = Π(shape)/(Π out·Π batch), so an axis named both in and out counts in neither
-    # fan, like a batch axis; Flax's Embed default, variance_scaling(1, "fan_in", "normal", out_axis=0),
-    # relies on it.
-    shared = tuple(axis for axis in ins if axis in outs)
-    return {
-        "in_axis": tuple(axis for axis in ins if axis not in shared),
-        "out_axis": tuple(axis for axis in outs if axis not in shared),
-        "batch_axis": (*_axes("batch_axis", batch_axis, len(dims), dims), *shared),
-    }
 
 
 def _build(
@@ -225,7 +150,20 @@ def initializer(
 ) -> Initializer:
     """``init(key, shape, dtype)`` drawing winit ``scheme`` (with ``params`` changed) in the flax layout.
 
-    ``rng="portable"``: Philox keyed by the key's two words and ``stream`` (see the module docstring).
+    Args:
+        scheme: a name from ``winit.schemes()`` (aliases too) or a :class:`winit.Scheme`, under winit's
+            definition (``"he_normal"`` is the untruncated normal; :func:`he_normal` is JAX's truncated one).
+        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md).
+        params: the scheme's parameters to change (``winit.get(scheme).parameters``).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.initializer("he_normal", mode="fan_out")(jax.random.key(0), (3, 3, 16, 64))
+        >>> w.shape, round(float(w.std()) / (2 / (9 * 64)) ** 0.5, 1)
+        ((3, 3, 16, 64), 1.0)
     """
     spec = get(scheme)
     if params:
@@ -256,7 +194,13 @@ def ones_init() -> Initializer:
 
 
 def constant(value: Any, dtype: Any = None) -> Initializer:
-    """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant."""
+    """Every element = ``value`` (a number, or an array broadcast to the shape), as jax.nn.initializers.constant.
+
+    Example:
+        >>> import winit.flax as wf
+        >>> wf.constant(0.5)(None, (2, 2)).tolist()
+        [[0.5, 0.5], [0.5, 0.5]]
+    """
     law = _jx.constant(value)
     if _jx.is_array(value):
         return _build(None, "constant", dtype=dtype, jax_law=law)
@@ -267,7 +211,14 @@ def constant(value: Any, dtype: Any = None) -> Initializer:
 def uniform(
     scale: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
-    """U[0, scale) (one-sided, as jax.nn.initializers.uniform)."""
+    """U[0, scale) (one-sided, as jax.nn.initializers.uniform).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.uniform(0.5)(jax.random.key(0), (64, 64))
+        >>> bool(w.min() >= 0 and w.max() < 0.5)
+        True
+    """
     law = _jx.uniform(_hyper("scale", scale))
     if _jx.is_array(scale):
         return _build(None, "uniform", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
@@ -278,7 +229,13 @@ def uniform(
 def normal(
     stddev: float = 1e-2, dtype: Any = None, *, rng: str = "native", stream: int | str | None = None
 ) -> Initializer:
-    """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2)."""
+    """N(0, stddev²), as jax.nn.initializers.normal (complex: each part of variance stddev²/2).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> round(float(wf.normal(0.02)(jax.random.key(0), (256, 256)).std()), 3)
+        0.02
+    """
     law = _jx.normal(_hyper("stddev", stddev))
     spec = None if _jx.is_array(stddev) else get("random_normal").with_(mean=0.0, stddev=stddev)
     return _build(spec, "normal", dtype=dtype, draw=_draw(rng, stream), jax_law=law)
@@ -293,7 +250,13 @@ def truncated_normal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers')."""
+    """N(0, stddev²) cut to [lower·stddev, upper·stddev], no variance correction (jax.nn.initializers').
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> bool(abs(wf.truncated_normal(0.02)(jax.random.key(0), (128, 128))).max() <= 0.04)
+        True
+    """
     if any(
         _jx.is_array(_hyper(what, v)) for what, v in (("stddev", stddev), ("lower", lower), ("upper", upper))
     ):
@@ -316,7 +279,26 @@ def variance_scaling(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std)."""
+    """std = √(scale/fan(mode)): truncated_normal (σ = std/0.8796, cut at ±2σ), normal, or U(±√3·std).
+
+    Args:
+        scale: the variance's numerator (2: He, 1: LeCun; with ``"fan_avg"`` 1: Glorot).
+        mode: ``"fan_in"``, ``"fan_out"``, ``"fan_avg"`` or ``"fan_geo_avg"``.
+        distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
+        in_axis, out_axis, batch_axis: the fan axes (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md).
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 128))
+        >>> round(float(w.std()) / (2 / 256) ** 0.5, 1)
+        1.0
+
+    References:
+        He et al. 2015, "Delving Deep into Rectifiers"; Glorot & Bengio 2010 (fan_avg).
+    """
     axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
     return _named(scale, mode, distribution, "variance_scaling", axes, _draw(rng, stream))
 
@@ -338,88 +320,91 @@ def _named(
     return _build(spec, name, **axes, draw=draw, jax_law=law)
 
 
-def glorot_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "uniform", "glorot_uniform", axes, _draw(rng, stream))
+class _VarianceBuilder(Protocol):
+    """A named case of :func:`variance_scaling`, with JAX's signature for it."""
+
+    def __call__(
+        self,
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer: ...
 
 
-def glorot_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/(fan_in + fan_out)): variance_scaling(1, "fan_avg", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_avg", "truncated_normal", "glorot_normal", axes, _draw(rng, stream))
+_DRAW_ARGS = """        rng, stream: ``rng="portable"`` draws winit's Philox keyed by the key's words and ``stream``
+            (a name or int id), the same numbers on every backend (docs/flax.md)."""
 
 
-def he_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "uniform", "he_uniform", axes, _draw(rng, stream))
+def _variance_case(
+    name: str, scale: float, mode: str, distribution: str, doc: str, reference: str
+) -> _VarianceBuilder:
+    """The builder JAX calls ``name``: variance_scaling(scale, mode, distribution) with JAX's signature."""
+
+    def builder(
+        in_axis: AxisSpec = _IN_AXIS,
+        out_axis: AxisSpec = _OUT_AXIS,
+        batch_axis: AxisSpec = (),
+        dtype: Any = None,
+        *,
+        rng: str = "native",
+        stream: int | str | None = None,
+    ) -> Initializer:
+        axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
+        return _named(scale, mode, distribution, name, axes, _draw(rng, stream))
+
+    fan = {"fan_in": "256", "fan_avg": "(256 + 128) / 2"}[mode]  # of the example's (256, 128) kernel
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = f"""{doc}
+
+    Args:
+        in_axis, out_axis, batch_axis: the fan axes, as in JAX (default: the flax layout ``(*kernel, in, out)``).
+        dtype: the init's default dtype (None: JAX's default float).
+{_DRAW_ARGS}
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.{name}()(jax.random.key(0), (256, 128))
+        >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
+        ((256, 128), 1.0)
+
+    References:
+        {reference}
+    """
+    return builder
 
 
-def he_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(2/fan_in): variance_scaling(2, "fan_in", "truncated_normal")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(2.0, "fan_in", "truncated_normal", "he_normal", axes, _draw(rng, stream))
-
-
-def lecun_uniform(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform")."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "uniform", "lecun_uniform", axes, _draw(rng, stream))
-
-
-def lecun_normal(
-    in_axis: AxisSpec = _IN_AXIS,
-    out_axis: AxisSpec = _OUT_AXIS,
-    batch_axis: AxisSpec = (),
-    dtype: Any = None,
-    *,
-    rng: str = "native",
-    stream: int | str | None = None,
-) -> Initializer:
-    """Truncated normal with std √(1/fan_in): variance_scaling(1, "fan_in", "truncated_normal") (Flax's default)."""
-    axes = {"in_axis": in_axis, "out_axis": out_axis, "batch_axis": batch_axis, "dtype": dtype}
-    return _named(1.0, "fan_in", "truncated_normal", "lecun_normal", axes, _draw(rng, stream))
+_GLOROT = 'Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural networks".'
+_HE = 'He et al. 2015, "Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification".'
+_LECUN = 'LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp".'
+_CUT = "(σ = std/0.8796, cut at ±2σ)"
+glorot_uniform = _variance_case(
+    "glorot_uniform", 1.0, "fan_avg", "uniform",
+    'U(±√(6/(fan_in + fan_out))): variance_scaling(1, "fan_avg", "uniform").', _GLOROT,
+)  # fmt: skip
+glorot_normal = _variance_case(
+    "glorot_normal", 1.0, "fan_avg", "truncated_normal",
+    f'Truncated normal, std √(2/(fan_in + fan_out)) {_CUT}: variance_scaling(1, "fan_avg", "truncated_normal").',
+    _GLOROT,
+)  # fmt: skip
+he_uniform = _variance_case(
+    "he_uniform", 2.0, "fan_in", "uniform", 'U(±√(6/fan_in)): variance_scaling(2, "fan_in", "uniform").', _HE
+)  # fmt: skip
+he_normal = _variance_case(
+    "he_normal", 2.0, "fan_in", "truncated_normal",
+    f'Truncated normal, std √(2/fan_in) {_CUT}: variance_scaling(2, "fan_in", "truncated_normal").', _HE,
+)  # fmt: skip
+lecun_uniform = _variance_case(
+    "lecun_uniform", 1.0, "fan_in", "uniform", 'U(±√(3/fan_in)): variance_scaling(1, "fan_in", "uniform").', _LECUN
+)  # fmt: skip
+lecun_normal = _variance_case(
+    "lecun_normal", 1.0, "fan_in", "truncated_normal",
+    f'Truncated normal, std √(1/fan_in) {_CUT}: variance_scaling(1, "fan_in", "truncated_normal"); Flax\'s default.',
+    _LECUN,
+)  # fmt: skip
 
 
 xavier_uniform = glorot_uniform
@@ -437,7 +422,18 @@ def orthogonal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal."""
+    """scale·Q, Q Haar orthogonal over (Π other axes) × shape[column_axis], as jax.nn.initializers.orthogonal.
+
+    Example:
+        >>> import jax, jax.numpy as jnp, winit.flax as wf
+        >>> w = wf.orthogonal()(jax.random.key(0), (64, 32))
+        >>> bool(jnp.allclose(w.T @ w, jnp.eye(32), atol=1e-5))
+        True
+
+    References:
+        Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear dynamics of learning in deep
+        linear neural networks", ICLR.
+    """
     column_axis = integer("column_axis", column_axis)
     law = _jx.orthogonal(_hyper("scale", scale), column_axis)
     spec = None if _jx.is_array(scale) else get("orthogonal").with_(gain=scale)
@@ -469,7 +465,17 @@ def delta_orthogonal(
     rng: str = "native",
     stream: int | str | None = None,
 ) -> Initializer:
-    """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in."""
+    """Zeros except the kernel's centre tap ((k−1)//2 per spatial axis) = orthogonal(scale)(in × out); out ≥ in.
+
+    Example:
+        >>> import jax, winit.flax as wf
+        >>> w = wf.delta_orthogonal()(jax.random.key(0), (3, 3, 16, 32))
+        >>> float(abs(w).sum(axis=(2, 3))[0, 0]), w.shape
+        (0.0, (3, 3, 16, 32))
+
+    References:
+        Xiao et al. 2018, "Dynamical Isometry and a Mean Field Theory of CNNs", ICML.
+    """
     tap = orthogonal(scale, column_axis, rng=rng, stream=stream)
     default_dtype = None if dtype is None else _float_dtype(dtype, complex_ok=True)
 
@@ -492,7 +498,16 @@ def delta_orthogonal(
 
 
 def identity(gain: float = 1.0, dtype: Any = None) -> Initializer:
-    """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none)."""
+    """gain·I for a 2-D (in, out) shape, ones on the main diagonal (winit's identity; JAX has none).
+
+    Example:
+        >>> import winit.flax as wf
+        >>> wf.identity(2.0)(None, (2, 3)).tolist()
+        [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+
+    References:
+        Le, Jaitly & Hinton 2015, "A Simple Way to Initialize Recurrent Networks of Rectified Linear Units".
+    """
     return _build(get("identity").with_(gain=gain), "identity", dtype=dtype)
 
 
@@ -503,9 +518,26 @@ def dirac(
     groups: int = 1, gain: float = 1.0, in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS,
     dtype: Any = None,
 ) -> Initializer:  # fmt: skip
-    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none)."""
+    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere (winit's dirac; JAX has none).
+
+    Example:
+        >>> import winit.flax as wf
+        >>> w = wf.dirac()(None, (3, 3, 4, 4))  # (*kernel, in, out): the identity at the centre tap
+        >>> w[1, 1].tolist() == [[float(i == j) for j in range(4)] for i in range(4)], float(w.sum())
+        (True, 4.0)
+
+    References:
+        Zagoruyko & Komodakis 2017, "DiracNets: Training Very Deep Neural Networks Without Skip-Connections".
+    """
     spec = get("dirac").with_(groups=groups, gain=gain)
     return _build(spec, "dirac", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
+
+
+def zer_o(
+    gain: float = 1.0, in_axis: AxisSpec = _IN_AXIS, out_axis: AxisSpec = _OUT_AXIS, dtype: Any = None
+) -> Initializer:
+    """ZerO: gain·I* if out ≤ in, else gain·2^(−(m−1)/2)·H_m[:out, :in] at a kernel's centre tap (JAX has none)."""
+    return _build(get("zer_o").with_(gain=gain), "zer_o", in_axis=in_axis, out_axis=out_axis, dtype=dtype)
 
 
 _ZEROS = _build(get("zeros"), "zeros", jax_law=_jx.constant(0))

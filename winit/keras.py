@@ -1,28 +1,14 @@
-"""Keras 3 initializers drawn by winit: drop-in replacements for ``keras.initializers``.
+"""Keras 3 initializers drawn by winit: drop-in ``keras.initializers`` classes, and any winit scheme.
 
-Every class subclasses ``keras.initializers.Initializer``, is registered with
-``keras.saving.register_keras_serializable(package="winit")`` (so a ``.keras`` file names it
-``"winit>HeNormal"`` and a fresh process restores it, and ``kernel_initializer="winit>HeNormal"``
-resolves as a string once ``winit.keras`` is imported), and realizes the law Keras gives the same
-name. Import ``winit.keras`` before ``keras.saving.load_model``: Keras does not import it for you; it
-then refuses a model using ``Dirac``, a portable initializer or ``mode="fan_geo_avg"`` (with its own
-error, which cannot name the import) and silently swaps the others for its own class of the same name
-(same law, Keras' sampler). The variance family subclasses ``keras.initializers.VarianceScaling``, so
-``EinsumDense`` (and ``MultiHeadAttention``) clone it with the einsum's ``input_axes``/``output_axes``.
-The law comes from winit's spec layer and the numbers from winit's adapter for the running Keras
-backend (``winit.backends``: tensorflow, jax, torch, numpy); nothing here computes a fan, a std or a
-sample itself. Fans follow the Keras layout ``(*kernel, in, out)``.
-
-What each class means, the seed rules (int, None, ``SeedGenerator``, ``rng="portable"``), where the
-values equal Keras' bit for bit and the deliberate differences from Keras: ``docs/keras.md``.
+Each class is registered as ``"winit>ClassName"``; import ``winit.keras`` before
+``keras.saving.load_model``. What each class means, the seed rules and the differences from Keras:
+``docs/keras.md``.
 """
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Sequence
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final
 
 try:
     import keras
@@ -30,12 +16,19 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError("winit.keras needs Keras 3: pip install 'winit[keras]'") from error
 
 from winit import _keras_backend as _kb
-from winit._api import init
+from winit._keras_base import (
+    _PACKAGE,
+    SchemeInitializer,
+    VarianceSchemeInitializer,
+    WinitInitializer,
+    _EinsumAxes,
+    _Seeded,
+    _serializable,
+)  # fmt: skip
 from winit._keras_model import init_
 from winit._registry import get as get_scheme
 from winit._schemes import Scheme
-from winit._validate import choice, integer, real, shape_tuple, suggest
-from winit.backends._portable import draw_options
+from winit._validate import choice, real, suggest
 
 __all__ = [
     "Constant",
@@ -53,9 +46,12 @@ __all__ = [
     "OrthogonalInitializer",
     "RandomNormal",
     "RandomUniform",
+    "SchemeInitializer",
     "TruncatedNormal",
     "VarianceScaling",
+    "VarianceSchemeInitializer",
     "WinitInitializer",
+    "ZerO",
     "Zeros",
     "constant",
     "dirac",
@@ -66,6 +62,7 @@ __all__ = [
     "he_uniform",
     "identity",
     "init_",
+    "initializer",
     "lecun_normal",
     "lecun_uniform",
     "ones",
@@ -74,10 +71,10 @@ __all__ = [
     "random_uniform",
     "truncated_normal",
     "variance_scaling",
+    "zer_o",
     "zeros",
 ]
 
-_PACKAGE: Final = "winit"
 #: Keras spells distributions its own way; "normal" is truncated there (keras VarianceScaling.__init__).
 _KERAS_DISTRIBUTIONS: Final = ("truncated_normal", "untruncated_normal", "uniform")
 _WINIT_DISTRIBUTION: Final = {
@@ -86,125 +83,6 @@ _WINIT_DISTRIBUTION: Final = {
     "uniform": "uniform",
 }
 _MODES: Final = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
-
-
-_Class = TypeVar("_Class", bound=type)
-
-
-def _serializable(cls: _Class) -> _Class:
-    # Registered as "winit>ClassName": the name a .keras file stores and a string initializer may use.
-    registered: _Class = keras.saving.register_keras_serializable(package=_PACKAGE)(cls)
-    return registered
-
-
-class WinitInitializer(keras.initializers.Initializer):  # type: ignore[misc]
-    """Base of every winit Keras initializer: ``__call__`` samples :meth:`scheme` through winit's adapter."""
-
-    def scheme(self) -> Scheme:
-        """The winit spec this initializer realizes."""
-        raise NotImplementedError
-
-    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
-        return self.scheme()
-
-    def _axes(self, ndim: int) -> dict[str, Any]:
-        return {}
-
-    def _seed(self, device: Any) -> Any:
-        return None
-
-    def _draw(self) -> dict[str, Any]:
-        """Extra keywords for ``winit.init``: the portable generator's, when chosen."""
-        return {}
-
-    def __call__(self, shape: Sequence[int], dtype: Any = None) -> Any:
-        """A backend tensor of ``shape`` and ``dtype`` (default ``keras.config.floatx()``) drawn from the law."""
-        dims = shape_tuple(shape)  # TypeError naming a float, bool or str dim, as Keras refuses them
-        adapter = _kb.adapter_name()
-        dtype_name = _kb.resolve_dtype(dtype)
-        device = _kb.torch_device() if adapter == "torch" else None
-        if math.prod(dims) == 0 or getattr(device, "type", None) == "meta":
-            # Nothing to draw: an empty kernel, or Keras' shape-only tracing on torch's meta device.
-            return keras.ops.zeros(dims, dtype=dtype_name)
-        if not _kb.is_float(dtype_name):
-            return self._non_float(dims, dtype_name)
-        return init(
-            self._scheme_for(dims),
-            dims,
-            backend=adapter,
-            seed=self._seed(device),
-            dtype=dtype_name,
-            device=device,
-            layout="keras",
-            framework_bits=True,  # Keras' own bits in float16/bfloat16 too (docs/conventions.md)
-            **self._axes(len(dims)),
-            **self._draw(),
-        )
-
-    def _non_float(self, dims: tuple[int, ...], dtype_name: str) -> Any:
-        """An int, bool or complex tensor: only the constants take one (as in Keras); the others refuse."""
-        raise TypeError(
-            f"{type(self).__name__} draws floating-point tensors (float16, bfloat16, float32, float64); "
-            f"got dtype {dtype_name!r}"
-        )
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
-
-
-class _Seeded(WinitInitializer):
-    """Keras 3 seed semantics: int → fixed; None → an int drawn at construction; SeedGenerator → advances."""
-
-    def __init__(
-        self,
-        seed: int | keras.random.SeedGenerator | dict[str, Any] | None = None,
-        rng: str = "native",
-        stream: int | str | None = None,
-    ) -> None:
-        self._init_seed = seed
-        self._draw_options = draw_options(rng, stream, "Keras' native draw")
-        self.rng = "portable" if self._draw_options else "native"
-        self.stream = stream
-        if isinstance(seed, dict):
-            seed = keras.saving.deserialize_keras_object(seed)
-        if seed is None:
-            # Keras' make_default_seed: Python's `random`, so keras.utils.set_random_seed reproduces it.
-            seed = random.randint(1, int(1e9))
-        if isinstance(seed, keras.random.SeedGenerator):
-            if self.rng == "portable":
-                raise TypeError(
-                    "rng='portable' takes an int seed or None (each element is a function of seed, stream "
-                    "and index); a keras.random.SeedGenerator only drives rng='native'"
-                )
-            self.seed: int | keras.random.SeedGenerator = seed
-            return
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(
-                "seed must be an int in [0, 2**32 - 1], a keras.random.SeedGenerator, its config dict "
-                f"or None; got {seed!r} ({type(seed).__name__})"
-            )
-        if not 0 <= seed <= _kb.MAX_SEED:
-            raise ValueError(
-                f"seed must be in [0, 2**32 - 1] (the range every Keras backend takes), got {seed}"
-            )
-        self.seed = seed
-
-    def get_config(self) -> dict[str, Any]:
-        config = {"seed": keras.saving.serialize_keras_object(self._init_seed)}
-        if self.rng == "portable":
-            config.update(rng=self.rng, stream=self.stream)
-        return config
-
-    def _draw(self) -> dict[str, Any]:
-        return dict(self._draw_options)
-
-    def _seed(self, device: Any) -> Any:
-        """The next seed in the form Keras' backend hands its own RNG (see the module docstring)."""
-        if self.rng == "portable":
-            return self.seed  # an int: SeedGenerators are refused at construction
-        pair = self.seed.next() if isinstance(self.seed, keras.random.SeedGenerator) else None
-        return _kb.native_seed(keras.backend.backend(), self.seed if pair is None else pair, device)
 
 
 # -- constants -------------------------------------------------------------------------------
@@ -275,8 +153,33 @@ class Identity(WinitInitializer):
 
 
 @_serializable
+class ZerO(Identity):
+    """ZerO (Zhao et al. 2022): gain·partial identity if out ≤ in, else gain·c·Hadamard; kernels at the centre tap."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+        self._scheme = get_scheme("zer_o").with_(gain=gain)
+
+    def _scheme_for(self, dims: tuple[int, ...]) -> Scheme:
+        if _kb.building_depthwise_kernel():  # (*k, in, multiplier) is not an (in, out) matrix per tap
+            raise ValueError(f"ZerO on a depthwise kernel {dims} is not defined; use Dirac() there")
+        return self._scheme
+
+
+@_serializable
 class Dirac(WinitInitializer):
-    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere; kernels (*k, in/groups, out)."""
+    """gain at the kernel centre where out % (out/groups) == in, zero elsewhere; kernels (*k, in/groups, out).
+
+    Example:
+        >>> import keras, numpy as np, winit.keras as wk
+        >>> conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=wk.Dirac())
+        >>> x = np.random.default_rng(0).standard_normal((1, 5, 5, 4)).astype("float32")
+        >>> bool(np.allclose(keras.ops.convert_to_numpy(conv(x)), x, atol=1e-6))
+        True
+
+    References:
+        Zagoruyko & Komodakis 2017, "DiracNets: Training Very Deep Neural Networks Without Skip-Connections".
+    """
 
     def __init__(self, gain: float = 1.0, groups: int = 1) -> None:
         self.gain = gain
@@ -374,12 +277,16 @@ class TruncatedNormal(_Seeded):
 
 # -- variance scaling ------------------------------------------------------------------------
 @_serializable
-class VarianceScaling(_Seeded, keras.initializers.VarianceScaling):  # type: ignore[misc]
+class VarianceScaling(_EinsumAxes, _Seeded, keras.initializers.VarianceScaling):  # type: ignore[misc]
     """std = √(scale/fan(mode)); truncated normal (σ = std/0.8796…), untruncated normal, or U(±√3·std).
 
-    A ``keras.initializers.VarianceScaling`` too, so that Keras layers that hand fan axes only to
-    those (``EinsumDense``, hence ``MultiHeadAttention``) hand them to winit's: ``EinsumDense.build``
-    clones it with the einsum's ``input_axes``/``output_axes``. Sampling is winit's (``__call__``).
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> w = wk.VarianceScaling(2.0, "fan_out", "untruncated_normal", seed=0)((256, 128))
+        >>> round(float(keras.ops.convert_to_numpy(w).std()) / (2 / 128) ** 0.5, 1)
+        1.0
+
+    A ``keras.initializers.VarianceScaling`` too, so ``EinsumDense`` gives it its einsum's fan axes.
     """
 
     def __init__(
@@ -403,16 +310,10 @@ class VarianceScaling(_Seeded, keras.initializers.VarianceScaling):  # type: ign
         if distribution == "normal":  # as Keras: "normal" means the truncated normal
             distribution = "truncated_normal"
         distribution = choice("distribution", distribution, _KERAS_DISTRIBUTIONS)
-        if (input_axes is None) != (output_axes is None):
-            raise ValueError(
-                "input_axes and output_axes must be given together (Keras ignores one alone); "
-                f"got input_axes={input_axes!r}, output_axes={output_axes!r}"
-            )
+        self._set_axes(input_axes, output_axes)
         self.scale = scale
         self.mode = mode
         self.distribution = distribution
-        self.input_axes = None if input_axes is None else [integer("input_axes", a) for a in input_axes]
-        self.output_axes = None if output_axes is None else [integer("output_axes", a) for a in output_axes]
         self._scheme = get_scheme("variance_scaling").with_(
             scale=scale, mode=mode, distribution=_WINIT_DISTRIBUTION[distribution]
         )
@@ -422,30 +323,52 @@ class VarianceScaling(_Seeded, keras.initializers.VarianceScaling):  # type: ign
         """winit ``variance_scaling`` with ``scale``, ``mode`` and the distribution in winit's spelling."""
         return self._scheme
 
-    def _axes(self, ndim: int) -> dict[str, Any]:
-        if self.input_axes is None or self.output_axes is None:
-            return {}
-        # Keras multiplies only the named axes; winit counts unnamed axes as receptive field unless
-        # they are batch axes, so every other axis is declared one.
-        named = {a % ndim for a in (*self.input_axes, *self.output_axes) if -ndim <= a < ndim}
-        rest = tuple(a for a in range(ndim) if a not in named)
-        return {"in_axis": tuple(self.input_axes), "out_axis": tuple(self.output_axes), "batch_axis": rest}
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "scale": self.scale,
             "mode": self.mode,
             "distribution": self.distribution,
-            "input_axes": self.input_axes,
-            "output_axes": self.output_axes,
+            **self._axes_config(),
         }
+
+
+_GLOROT: Final = (
+    'Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward neural networks".'
+)
+_HE: Final = (
+    'He et al. 2015, "Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet ..."'
+)
+_LECUN: Final = 'LeCun, Bottou, Orr & Müller 1998, "Efficient BackProp".'
 
 
 class _NamedVarianceScaling(VarianceScaling):
     """A Keras preset of VarianceScaling: only ``seed``, ``input_axes`` and ``output_axes`` are free."""
 
     preset: ClassVar[tuple[float, str, str]]
+    reference: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every preset's example and citation, from its preset: std/(√(scale/fan)) on a (256, 128) kernel.
+        scale, mode, _ = cls.preset
+        fan = {"fan_in": "256", "fan_avg": "(256 + 128) / 2"}[mode]
+        cls.__doc__ = f"""{cls.__doc__}
+
+    Args:
+        seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``, as in Keras.
+        input_axes, output_axes: Keras' fan axes (``EinsumDense`` sets them); None: the Keras layout.
+        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> w = keras.ops.convert_to_numpy(wk.{cls.__name__}(seed=0)((256, 128)))
+        >>> w.shape, round(float(w.std()) / ({scale} / ({fan})) ** 0.5, 1)
+        ((256, 128), 1.0)
+
+    References:
+        {cls.reference}
+    """
 
     def __init__(
         self,
@@ -469,6 +392,7 @@ class GlorotUniform(_NamedVarianceScaling):
     """U(±√(6/(fan_in + fan_out))) (``keras.initializers.GlorotUniform``)."""
 
     preset = (1.0, "fan_avg", "uniform")
+    reference = _GLOROT
 
 
 @_serializable
@@ -476,6 +400,7 @@ class GlorotNormal(_NamedVarianceScaling):
     """Truncated normal with std √(2/(fan_in + fan_out)), σ = std/0.8796… (``keras.initializers.GlorotNormal``)."""
 
     preset = (1.0, "fan_avg", "truncated_normal")
+    reference = _GLOROT
 
 
 @_serializable
@@ -483,6 +408,7 @@ class HeUniform(_NamedVarianceScaling):
     """U(±√(6/fan_in)) (``keras.initializers.HeUniform``)."""
 
     preset = (2.0, "fan_in", "uniform")
+    reference = _HE
 
 
 @_serializable
@@ -490,6 +416,7 @@ class HeNormal(_NamedVarianceScaling):
     """Truncated normal with std √(2/fan_in), σ = std/0.8796… (``keras.initializers.HeNormal``)."""
 
     preset = (2.0, "fan_in", "truncated_normal")
+    reference = _HE
 
 
 @_serializable
@@ -497,6 +424,7 @@ class LecunUniform(_NamedVarianceScaling):
     """U(±√(3/fan_in)) (``keras.initializers.LecunUniform``)."""
 
     preset = (1.0, "fan_in", "uniform")
+    reference = _LECUN
 
 
 @_serializable
@@ -504,12 +432,24 @@ class LecunNormal(_NamedVarianceScaling):
     """Truncated normal with std √(1/fan_in), σ = std/0.8796… (``keras.initializers.LecunNormal``)."""
 
     preset = (1.0, "fan_in", "truncated_normal")
+    reference = _LECUN
 
 
 # -- orthogonal ------------------------------------------------------------------------------
 @_serializable
 class Orthogonal(_Seeded):
-    """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``)."""
+    """gain·Q, Q Haar orthogonal over the (Π shape[:-1], shape[-1]) flattening (``keras.initializers.Orthogonal``).
+
+    Example:
+        >>> import keras, numpy as np, winit.keras as wk
+        >>> w = keras.ops.convert_to_numpy(wk.Orthogonal(seed=0)((64, 32)))
+        >>> bool(np.allclose(w.T @ w, np.eye(32), atol=1e-5))
+        True
+
+    References:
+        Saxe, McClelland & Ganguli 2014, "Exact solutions to the nonlinear dynamics of learning in deep
+        linear neural networks", ICLR.
+    """
 
     def __init__(
         self, gain: float = 1.0, seed: Any = None, rng: str = "native", stream: int | str | None = None
@@ -526,10 +466,42 @@ class Orthogonal(_Seeded):
         return {**super().get_config(), "gain": self.gain}
 
 
+def initializer(
+    scheme: str, seed: Any = None, *, rng: str = "native", stream: int | str | None = None, **params: Any
+) -> SchemeInitializer:
+    """A serializable Keras initializer drawing winit ``scheme`` (any of ``winit.schemes()``) with ``params``.
+
+    Mirrors :func:`winit.flax.initializer`: winit's own definition of the scheme (``he_normal`` is
+    torch's untruncated law, ``wk.HeNormal`` Keras' truncated one), fans in the Keras layout. ``seed``
+    follows Keras (int, None, ``SeedGenerator``); ``rng="portable"`` draws winit's Philox for
+    (``seed``, ``stream``). A fan-based scheme is a ``keras.initializers.VarianceScaling``, so
+    ``EinsumDense`` and ``MultiHeadAttention`` give it their einsum's fan axes.
+
+    Args:
+        scheme: a name from ``winit.schemes()`` (aliases too); unknown names and parameters raise an error
+            naming the accepted ones.
+        seed: an int, None (one drawn at construction) or a ``keras.random.SeedGenerator``.
+        rng, stream: ``rng="portable"`` draws winit's Philox for the int ``seed`` and ``stream``.
+        params: the scheme's parameters to change (``winit.get(scheme).parameters``).
+
+    Example:
+        >>> import keras, winit.keras as wk
+        >>> init = wk.initializer("he_normal", seed=0, mode="fan_out")
+        >>> keras.saving.serialize_keras_object(init)["config"]["scheme"]
+        'he_normal'
+        >>> w = keras.ops.convert_to_numpy(init((256, 128)))  # Keras layout (in, out): fan_out 128
+        >>> round(float(w.std()) / (2 / 128) ** 0.5, 1)
+        1.0
+    """
+    spec = get_scheme(scheme) if isinstance(scheme, str) else None
+    cls = VarianceSchemeInitializer if spec is not None and spec.mode is not None else SchemeInitializer
+    return cls(scheme, seed, rng=rng, stream=stream, **params)
+
+
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
 # keras.initializers also exports every class under its snake_case name
-constant, dirac, identity, ones, zeros = Constant, Dirac, Identity, Ones, Zeros
+constant, dirac, identity, ones, zeros, zer_o = Constant, Dirac, Identity, Ones, Zeros, ZerO
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 variance_scaling, glorot_normal, glorot_uniform = VarianceScaling, GlorotNormal, GlorotUniform
 he_normal, he_uniform, lecun_normal, lecun_uniform = HeNormal, HeUniform, LecunNormal, LecunUniform
@@ -537,7 +509,7 @@ orthogonal = Orthogonal
 
 _CLASSES: Final[tuple[type[WinitInitializer], ...]] = (
     Zeros, Ones, Constant, Identity, Dirac, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal,
+    GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, ZerO,
 )  # fmt: skip
 
 
@@ -556,6 +528,12 @@ _NAMES: Final[dict[str, type[WinitInitializer]]] = {
     "uniform": RandomUniform,
     "zero": Zeros,
     "one": Ones,
+    # config names only: these need a scheme, so they come from a config dict, not a bare name
+    **{
+        f"{p}{cls.__name__}": cls
+        for cls in (SchemeInitializer, VarianceSchemeInitializer)
+        for p in ("", "winit>")
+    },
 }
 
 
