@@ -10,10 +10,11 @@ chunks, and each draw's elements are cut back out. Since every value is a pure f
 (seed, stream, flat index) and the same array operations run in the same order, the values are
 bit for bit those of :func:`realize_block` (tests/test_portable_batch.py).
 
-Only draws the eager engine would compute alone are taken: torch, a plain law (uniform, normal,
+Only draws the eager engine would compute alone are taken: a plain law (uniform, normal,
 truncated normal with spread), a block that is one run of flat indices (the whole tensor, or rows
-of it), and a whole tensor under ``SMALL_COUNTERS`` counters, below the size at which torch may
-switch to compiled kernels (``WINIT_TORCH_COMPILE=1``), whose rounding differs.
+of it), and a whole tensor under ``SMALL_COUNTERS`` counters, below the size at which an engine may
+switch to compiled kernels (TensorFlow; torch with ``WINIT_TORCH_COMPILE=1``), whose rounding
+differs. An engine that does not compute in place (JAX) draws them one by one.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ def _eager(
     return (kit, int(engine.chunk), scope) if isinstance(kit, InPlaceWords) else None
 
 
-def batchable(adapter: Any, plan: Plan, shape: tuple[int, ...], block: Block, device: Any) -> bool:
+def batchable(plan: Plan, shape: tuple[int, ...], block: Block, device: Any) -> bool:
     """Whether this draw can join a batch: see the module docstring."""
     law = plan.law
-    if adapter.name != "torch" or getattr(device, "type", "cpu") == "meta" or not shape:
+    if getattr(device, "type", None) == "meta" or not shape:
         return False
     if isinstance(law, Uniform):
         plain = law.low != law.high
@@ -86,7 +87,10 @@ def batchable(adapter: Any, plan: Plan, shape: tuple[int, ...], block: Block, de
 
 
 def realize_many(adapter: Any, seed: int, device: Any, draws: list[Draw]) -> None:
-    """Compute every draw (each :func:`batchable`, all on ``device``) and hand each its values."""
+    """Compute every draw (each :func:`batchable`, all on ``device``) and hand each its values.
+
+    An adapter whose engine does not compute in place (JAX, TensorFlow) draws them one by one.
+    """
     groups: dict[tuple[Uniform | Normal | TruncatedNormal, str], list[Draw]] = {}
     for draw in draws:
         check_fits(draw.plan.law, draw.dtype)
@@ -100,8 +104,16 @@ def realize_many(adapter: Any, seed: int, device: Any, draws: list[Draw]) -> Non
     if not groups:
         return
     eager = _eager(adapter, device)
-    if eager is None:  # pragma: no cover - torch's engine is in place
-        raise TypeError(f"rng='portable' batches draws only on an in-place engine, not {adapter.name!r}")
+    if eager is None:
+        for draw in draws:
+            start = draw.block[0][0]
+            piece = tuple((0, b - a) for a, b in draw.block)
+            values = _portable.realize_block(
+                adapter, draw.plan, seed=seed, stream=draw.stream, dtype=draw.dtype, device=device,
+                block=piece, parent_shape=draw.shape, row_start=start, axis=0,
+            )  # fmt: skip
+            draw.sink(values)
+        return
     kit, chunk, scope = eager
     key = _portable.key_words(seed)
     with scope:
@@ -114,55 +126,43 @@ def _draw_group(
     kit: InPlaceWords,
     chunk: int,
     key: tuple[int, int],
-    law: Any,
+    law: Uniform | Normal | TruncatedNormal,
     work: str,
     members: list[Draw],
 ) -> None:
     """One law's draws: their counter ranges and streams concatenated, then one chunked pass."""
-    import torch
-
+    xp = kit.xp
     recipe, numbers_ = _portable.recipe_for(law, work == "float64")
     lanes = 4 // recipe.words
     work_dtype = adapter.native_dtype(work)
-    firsts, widths, runs, offsets, streams = [], [], [], [], []
+    counters, low, high, spans = [], [], [], []
     for draw in members:
         stride = math.prod(draw.shape[1:])
         first = draw.block[0][0] * stride  # the run's first flat index
         run = (draw.block[0][1] - draw.block[0][0]) * stride
         offset = first % lanes
-        firsts.append(first // lanes)
-        offsets.append(offset)
-        runs.append(run)
-        widths.append((offset + run + lanes - 1) // lanes)
-        streams.append(draw.stream)
-    total = sum(widths)
-    device = kit.device
-    width_t = torch.tensor(widths, dtype=kit.dtype, device=device)
-    starts = torch.cumsum(width_t, 0) - width_t  # where each draw's counters begin in the batch
-    base = torch.tensor(firsts, dtype=kit.dtype, device=device) - starts
-    counters = torch.arange(total, dtype=kit.dtype, device=device) + torch.repeat_interleave(base, width_t)
-    words = [
-        torch.repeat_interleave(
-            torch.tensor([s & MASK32 for s in streams], dtype=kit.dtype, device=device), width_t
-        ),
-        torch.repeat_interleave(
-            torch.tensor([s >> 32 for s in streams], dtype=kit.dtype, device=device), width_t
-        ),
-    ]
-    consts = _portable.Constants(kit.xp, work_dtype, device, recipe, numbers_)
+        width = (offset + run + lanes - 1) // lanes
+        counters.append(kit.arange(first // lanes, first // lanes + width))
+        zeros = xp.zeros((width,), dtype=kit.dtype, device=kit.device)
+        low.append(xp.add(zeros, kit.const(draw.stream & MASK32)))
+        high.append(xp.add(zeros, kit.const(draw.stream >> 32)))
+        spans.append((width, offset, run))
+    counter, words = xp.concat(counters), (xp.concat(low), xp.concat(high))
+    total = int(counter.shape[0])
+    consts = _portable.Constants(xp, work_dtype, kit.device, recipe, numbers_)
     capacity = min(chunk, total)
     philox = PhiloxBuffers(kit, capacity)
     fill = _portable.InPlaceValues(kit, recipe, consts, work_dtype, capacity)
-    values = torch.empty(total * lanes, dtype=work_dtype, device=device)
+    values = xp.empty((total * lanes,), dtype=work_dtype, device=kit.device)
     for c0 in range(0, total, capacity):
         c1 = min(total, c0 + capacity)
         stream = (words[0][c0:c1], words[1][c0:c1])
-        fill(philox(counters[c0:c1], stream, key), values[c0 * lanes : c1 * lanes])  # type: ignore[arg-type]
+        fill(philox(counter[c0:c1], stream, key), values[c0 * lanes : c1 * lanes])
     position = 0
-    for draw, width, offset, run in zip(members, widths, offsets, runs, strict=True):
+    for draw, (width, offset, run) in zip(members, spans, strict=True):
         block_shape = tuple(b - a for a, b in draw.block)
-        piece = values[position * lanes + offset : position * lanes + offset + run].reshape(block_shape)
+        piece = xp.reshape(values[position * lanes + offset : position * lanes + offset + run], block_shape)
         position += width
         if draw.dtype != work:
-            piece = piece.to(adapter.native_dtype(draw.dtype))
+            piece = adapter.xp.astype(piece, adapter.native_dtype(draw.dtype))
         draw.sink(clamp_support(adapter.xp, piece, law, draw.dtype))

@@ -49,7 +49,7 @@ def test_batch_equals_one_draw_each() -> None:
         plan = _one(scheme, shape, rows)
         start, stop = rows if rows is not None else (0, shape[0])
         block = ((start, stop), *((0, n) for n in shape[1:]))
-        assert batchable(ADAPTER, plan, shape, block, CPU)
+        assert batchable(plan, shape, block, CPU)
         sink = lambda values, i=i: got.__setitem__(i, values)  # noqa: E731
         draws.append(Draw(plan, stream_id(f"layer{i % 5}.weight"), dtype, shape, block, sink))
     realize_many(ADAPTER, 1234, CPU, draws)
@@ -79,12 +79,12 @@ def test_one_sided_truncation_batches_too() -> None:
 
 def test_large_and_odd_draws_are_not_batched() -> None:
     big = get("he_normal").plan((512, 512), "torch")  # 65536 counters: the compiled-kernel size
-    assert not batchable(ADAPTER, big, (512, 512), ((0, 512), (0, 512)), CPU)
+    assert not batchable(big, (512, 512), ((0, 512), (0, 512)), CPU)
     ortho = get("orthogonal").plan((4, 4), "torch")
-    assert not batchable(ADAPTER, ortho, (4, 4), ((0, 4), (0, 4)), CPU)
+    assert not batchable(ortho, (4, 4), ((0, 4), (0, 4)), CPU)
     small = get("he_normal").plan((4, 6), "torch")
-    assert not batchable(ADAPTER, small, (4, 6), ((0, 4), (0, 3)), CPU)  # a column block: many runs
-    assert not batchable(ADAPTER, small, (4, 6), ((0, 4), (0, 6)), torch.device("meta"))
+    assert not batchable(small, (4, 6), ((0, 4), (0, 3)), CPU)  # a column block: many runs
+    assert not batchable(small, (4, 6), ((0, 4), (0, 6)), torch.device("meta"))
 
 
 def test_init_batches_small_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,3 +100,31 @@ def test_init_batches_small_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Conv1d(5, 4, 3), torch.nn.Linear(4, 3))
     wt.init_(model, seed=0, rng="portable")
     assert seen == [3]  # the three weights (biases are zeros: constants, not draws)
+
+
+def test_numpy_engine_batches_the_same_values() -> None:
+    """The batch runs on any in-place engine: NumPy's words are uint64, its values the same bits."""
+    import numpy as np
+
+    from winit.backends.numpy import ADAPTER as NUMPY
+
+    got: dict[int, np.ndarray] = {}
+    shapes = [(5, 3), (9, 7), (6, 4, 3)]
+    draws = [
+        Draw(
+            get("he_normal").plan(s, "torch"),
+            11 + i,
+            "float32",
+            s,
+            tuple((0, n) for n in s),
+            lambda v, i=i: got.__setitem__(i, v),
+        )
+        for i, s in enumerate(shapes)
+    ]
+    realize_many(NUMPY, 5, None, draws)
+    for i, s in enumerate(shapes):
+        alone = realize_block(
+            NUMPY, get("he_normal").plan(s, "torch"), seed=5, stream=11 + i, dtype="float32", device=None,
+            block=tuple((0, n) for n in s),
+        )  # fmt: skip
+        np.testing.assert_array_equal(got[i], alone)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,10 +38,11 @@ from winit._torch_owners import (
 )
 from winit._torch_roles import NORM_TYPES, Tree, infer
 from winit._torch_roles import Slot as RoleSlot
+from winit._torch_write import copy_block, realize, small_draw, write_portable
+from winit._torch_write import stream as stream_for
 from winit._validate import choice, suggest
-from winit.backends._common import check_fits, check_seed, dtype_name, sample
-from winit.backends._portable import realize_block, stream_id
-from winit.backends._portable_batch import Draw, batchable, realize_many
+from winit.backends._common import check_seed
+from winit.backends._portable_batch import Draw, realize_many
 from winit.backends.torch import ADAPTER
 
 SchemeLike: TypeAlias = "str | Scheme"
@@ -284,46 +284,6 @@ def _pieces(
         yield whole(rules.pick(name, module, rules.default(slot, module, param)))
 
 
-def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
-    """A generator for parameter ``name``: seeded with the first 63 bits of blake2b(f"{seed}/{name}")."""
-    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int.from_bytes(digest, "big") >> 1)
-    return generator
-
-
-def _realize(
-    plan: Plan, out: Tensor, stream: torch.Generator | None, given: torch.Generator | None
-) -> Tensor:
-    """``ADAPTER.realize_into(plan, out, stream)``, the same draw, without its argument checks when init_
-    made ``out`` (the plan's shape) and ``stream`` (on ``out``'s device) itself: ~25 µs a parameter."""
-    if given is not None or out.is_meta:
-        return ADAPTER.realize_into(plan, out, stream)
-    name = dtype_name(out.dtype)
-    check_fits(plan.law, name)
-    result = sample(ADAPTER, stream, plan, name, out.dtype, out.device, out=out, framework_bits=True)
-    return out if result is out else out.copy_(result)  # structured laws build a new tensor
-
-
-#: torch splits a CPU copy over its intra-op threads past this many elements (at::internal::GRAIN_SIZE)
-_GRAIN: Final = 32768
-
-
-def _copy_block(target: Tensor, dense: Tensor) -> None:
-    """``target.copy_(dense)`` for a strided column block; on CPU in row slabs under torch's grain size.
-
-    A whole-block copy wakes the intra-op pool, which on a busy machine (threads waiting for a core)
-    measured 40-80 ms for GPT-2's three 768² blocks against 1 ms on one thread.
-    """
-    rows = max(1, _GRAIN // max(1, math.prod(target.shape[1:])))
-    if target.device.type != "cpu" or target.ndim == 0 or target.shape[0] <= rows:
-        target.copy_(dense)
-        return
-    for start in range(0, target.shape[0], rows):
-        length = min(rows, target.shape[0] - start)
-        target.narrow(0, start, length).copy_(dense.narrow(0, start, length))
-
-
 def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     """The tensor this process holds of ``param`` and its (start, stop) per axis in the global tensor."""
     if not hasattr(param, "device_mesh"):  # a plain tensor: all of it, here
@@ -334,57 +294,6 @@ def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     mesh, placements = param.device_mesh, param.placements  # type: ignore[attr-defined]
     shape, offset = compute_local_shape_and_global_offset(param.shape, mesh, placements)
     return local, tuple((start, start + n) for start, n in zip(offset, shape, strict=True))
-
-
-def _small_draw(piece: _Piece, plan: Plan, param: Tensor) -> Draw | None:
-    """``piece`` as a draw for :func:`realize_many` (a small, plain tensor or rows of one), else None."""
-    if hasattr(param, "device_mesh") or param.is_meta or piece.axis != 0:
-        return None
-    shape = tuple(param.shape)
-    if not shape:
-        return None
-    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[0])
-    block = ((start, stop), *((0, n) for n in shape[1:]))
-    if not batchable(ADAPTER, plan, shape, block, param.device):
-        return None
-    return Draw(plan, stream_id(piece.name), dtype_name(param.dtype), shape, block, piece.of(param).copy_)
-
-
-def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None:
-    """Write this process's part of ``piece`` into ``param`` with the portable generator (stream = its name).
-
-    A piece covers [start, stop) along its axis of its parameter (rows, or columns of an (in, out)
-    tensor); elements take the parameter's flat indices, so a shard holding any block of it writes
-    exactly that block's values.
-    """
-    local, block = _local_block(param)
-    if local.is_meta or local.numel() == 0:
-        return
-    shape, axis = tuple(param.shape), piece.axis
-    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[axis] if shape else 0)
-    span = (max(block[axis][0], start), min(block[axis][1], stop)) if shape else (0, 0)
-    if shape and span[0] >= span[1]:
-        return  # this rank holds none of the piece
-    piece_block = tuple(
-        (span[0] - start, span[1] - start) if i == axis else b for i, b in enumerate(block)
-    )  # in the piece's coordinates: its own axis shifted, the others as in the parameter
-    if (
-        piece.stream
-    ):  # a recipe's canonical stream: the piece is a tensor of its own, drawn in the canonical layout
-        drawn = piece.canonical or plan
-        flipped = piece.canonical is not None  # a 2-D (in, out) storage: the canonical (out, in) transposed
-        values = realize_block(
-            ADAPTER, drawn, seed=seed, stream=stream_id(piece.stream), dtype=dtype_name(local.dtype),
-            device=local.device, block=piece_block[::-1] if flipped else piece_block,
-        )  # fmt: skip
-        values = values.t() if flipped else values
-    else:
-        values = realize_block(
-            ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
-            device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
-        )  # fmt: skip
-    target = local.narrow(axis, span[0] - block[axis][0], span[1] - span[0]) if shape else local
-    target.copy_(values)
 
 
 def init_(
@@ -620,24 +529,23 @@ def _init_bare(
                 root_seed is not None and rng == "native" and id(owner) in is_drawn
             ):  # one stream for all its blocks
                 where = owner.module._parameters[owner.attr] if staging is None else staging
-                stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
+                stream = stream_for(root_seed, owner.name, cast(Tensor, where).device)
             for piece in pieces:
                 records.append(piece.record(owner.name, layer, owner.shape))
                 if piece.plan is None:
                     continue  # kept as constructed
                 if rng == "portable" and root_seed is not None:
                     param = owner.module._parameters[owner.attr] if staging is None else staging
-                    draw = (
-                        None if staging is not None else _small_draw(piece, piece.plan, cast(Tensor, param))
-                    )
+                    held = cast(Tensor, param)
+                    draw = None if staging is not None else small_draw(piece, piece.plan, held, _local_block)
                     if draw is not None:  # drawn below, with the other small tensors, in one pass
                         batch.setdefault(cast(Tensor, param).device, []).append(draw)
                     else:
-                        _write_portable(piece, piece.plan, root_seed, param)  # type: ignore[arg-type]
+                        write_portable(piece, piece.plan, root_seed, param, _local_block)  # type: ignore[arg-type]
                 else:
                     target = piece.target() if staging is None else piece.of(staging)
                     if target.is_contiguous():
-                        _realize(piece.plan, target, stream, generator)
+                        realize(piece.plan, target, stream, generator)
                     else:  # a column block: torch samples strided views element by element, ~10x slower
                         kind = (tuple(target.shape), target.dtype, target.device)
                         dense = dense_blocks.get(kind)
@@ -645,12 +553,12 @@ def _init_bare(
                             dense = dense_blocks[kind] = torch.empty(
                                 kind[0], dtype=target.dtype, device=target.device
                             )
-                        _copy_block(target, _realize(piece.plan, dense, stream, generator))
+                        copy_block(target, realize(piece.plan, dense, stream, generator))
             if staging is not None:
                 vectors = (
                     generator
                     if root_seed is None
-                    else _stream(root_seed, f"{owner.name}/power", staging.device)
+                    else stream_for(root_seed, f"{owner.name}/power", staging.device)
                 )
                 if owner.hook is not None:
                     assign_hooked(owner, staging, vectors)
