@@ -7,14 +7,18 @@ BertConfig's defaults: BERT-base; ``ResNetForImageClassification`` at ResNet-50 
 blocks [3, 4, 6, 3], widths 256–2048), on one constructed model, interleaved rounds of:
 ``init_`` = ``winit.torch.init_(model, seed=0)``; ``hand`` = a loop of ``torch.nn.init`` calls over
 the same parameters with the same laws (read from init_'s own report: normal_/uniform_/trunc_normal_
-with its std, zeros_/ones_/constant_, orthogonal_; kept parameters skipped); and, each on a new
-model, ``construct`` = build + init_ against ``meta`` = build on the meta device + init_(device="cpu").
-Ratios are medians over rounds of the paired ratios.
+with its std, zeros_/ones_/constant_, orthogonal_; kept parameters skipped); ``portable`` =
+``init_(model, seed=0, rng="portable")``; and, each on a new model, ``construct`` = build + init_
+against ``meta`` = build on the meta device + init_(device="cpu"). Ratios are medians over rounds of
+the paired ratios (``portable_over_native``: portable over init_ of the same round). ``load``: the
+1-minute load average before and after the model's rounds (other work on the machine slows every
+way alike only roughly).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -111,9 +115,14 @@ def measure(name: str, build: Callable[[], Any], repeats: int) -> dict[str, Any]
         model = build()
         _, report = wt.init_(model, seed=0)
         hand = hand_loop(model, report)
-        timings = interleaved({"init_": lambda: wt.init_(model, seed=0), "hand": hand}, repeats)
-        return sum(p.numel() for p in model.parameters()), timings
+        ways = {
+            "init_": lambda: wt.init_(model, seed=0),
+            "hand": hand,
+            "portable": lambda: wt.init_(model, seed=0, rng="portable"),
+        }
+        return sum(p.numel() for p in model.parameters()), interleaved(ways, repeats)
 
+    load_before = os.getloadavg()[0]
     covered, same = same_parameters()
 
     def construct() -> Any:
@@ -131,7 +140,9 @@ def measure(name: str, build: Callable[[], Any], repeats: int) -> dict[str, Any]
         "repeats": repeats,
         "timings": {key: {"median": t.median, "runs": list(t.runs)} for key, t in {**same, **ways}.items()},
         "init_over_hand": paired_ratio(same["init_"].runs, same["hand"].runs),
+        "portable_over_native": paired_ratio(same["portable"].runs, same["init_"].runs),
         "meta_over_construct": paired_ratio(ways["meta"].runs, ways["construct"].runs),
+        "load": [load_before, os.getloadavg()[0]],
     }
 
 

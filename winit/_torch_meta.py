@@ -75,11 +75,14 @@ class Slot:
         return tensor
 
 
-def meta_slots(root: nn.Module) -> list[Slot]:
-    """Every parameter and buffer of ``root`` still on the meta device, once per tensor (ties share)."""
+def meta_slots(root: nn.Module, order: list[tuple[str, nn.Module]] | None = None) -> list[Slot]:
+    """Every parameter and buffer of ``root`` still on the meta device, once per tensor (ties share).
+
+    ``order``: ``root.named_modules()`` if the caller has it already.
+    """
     seen: set[int] = set()
     slots: list[Slot] = []
-    for prefix, sub in root.named_modules():
+    for prefix, sub in root.named_modules() if order is None else order:
         for table, param in ((sub._parameters, True), (sub._buffers, False)):
             for attr, tensor in table.items():
                 if tensor is None or not tensor.is_meta or id(tensor) in seen:

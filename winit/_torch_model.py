@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -37,11 +36,13 @@ from winit._torch_owners import (
     unwrap,
     written_ids,
 )
-from winit._torch_roles import NORM_TYPES, infer
+from winit._torch_roles import NORM_TYPES, Tree, infer
 from winit._torch_roles import Slot as RoleSlot
+from winit._torch_write import copy_block, realize, small_draw, write_portable
+from winit._torch_write import stream as stream_for
 from winit._validate import choice, suggest
-from winit.backends._common import check_seed, dtype_name
-from winit.backends._portable import realize_block, stream_id
+from winit.backends._common import check_seed
+from winit.backends._portable_batch import Draw, realize_many
 from winit.backends.torch import ADAPTER
 
 SchemeLike: TypeAlias = "str | Scheme"
@@ -211,15 +212,33 @@ def _is_bias(attr: str) -> bool:
     return attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
 
 
+#: plans already made in one planning pass: (id(scheme), shape, layout, axes) -> (scheme, plan); the
+#: scheme is held so that its id cannot be reused while the memo lives
+_PlanMemo: TypeAlias = "dict[tuple[int, tuple[int, ...], str, tuple[object, ...]], tuple[Scheme, Plan]]"
+
+
 def _pieces(
-    rules: _Rules, module: nn.Module, attr: str, param: Tensor, name: str, slot: RoleSlot
+    rules: _Rules,
+    module: nn.Module,
+    attr: str,
+    param: Tensor,
+    name: str,
+    slot: RoleSlot,
+    memo: _PlanMemo | None = None,
 ) -> Iterator[_Piece]:
     """The writes that initialize ``module.attr``: whole, or per gate / q-k-v / gate-up block, each with its plan."""
     shape = tuple(param.shape)
     role = slot.role
+    memo = {} if memo is None else memo
 
     def plan(spec: _Rule, dims: tuple[int, ...], layout: str) -> Plan | None:
-        return None if isinstance(spec, str) else spec.plan(dims, layout, **slot.axes())  # type: ignore[arg-type]
+        if isinstance(spec, str):
+            return None
+        axes = slot.axes()
+        key = (id(spec), dims, layout, tuple(axes.values()))
+        if key not in memo:  # a model repeats its shapes: plan each (scheme, shape) once
+            memo[key] = (spec, spec.plan(dims, layout, **axes))  # type: ignore[arg-type]
+        return memo[key][1]
 
     def whole(spec: _Rule, layout: str = slot.layout) -> _Piece:
         return _Piece(module, attr, name, plan(spec, shape, layout), role=role)
@@ -265,14 +284,6 @@ def _pieces(
         yield whole(rules.pick(name, module, rules.default(slot, module, param)))
 
 
-def _stream(seed: int, name: str, device: torch.device) -> torch.Generator:
-    """A generator for parameter ``name``: seeded with the first 63 bits of blake2b(f"{seed}/{name}")."""
-    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int.from_bytes(digest, "big") >> 1)
-    return generator
-
-
 def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     """The tensor this process holds of ``param`` and its (start, stop) per axis in the global tensor."""
     if not hasattr(param, "device_mesh"):  # a plain tensor: all of it, here
@@ -283,43 +294,6 @@ def _local_block(param: Tensor) -> tuple[Tensor, tuple[tuple[int, int], ...]]:
     mesh, placements = param.device_mesh, param.placements  # type: ignore[attr-defined]
     shape, offset = compute_local_shape_and_global_offset(param.shape, mesh, placements)
     return local, tuple((start, start + n) for start, n in zip(offset, shape, strict=True))
-
-
-def _write_portable(piece: _Piece, plan: Plan, seed: int, param: Tensor) -> None:
-    """Write this process's part of ``piece`` into ``param`` with the portable generator (stream = its name).
-
-    A piece covers [start, stop) along its axis of its parameter (rows, or columns of an (in, out)
-    tensor); elements take the parameter's flat indices, so a shard holding any block of it writes
-    exactly that block's values.
-    """
-    local, block = _local_block(param)
-    if local.is_meta or local.numel() == 0:
-        return
-    shape, axis = tuple(param.shape), piece.axis
-    start, stop = (piece.start, piece.stop) if piece.stop is not None else (0, shape[axis] if shape else 0)
-    span = (max(block[axis][0], start), min(block[axis][1], stop)) if shape else (0, 0)
-    if shape and span[0] >= span[1]:
-        return  # this rank holds none of the piece
-    piece_block = tuple(
-        (span[0] - start, span[1] - start) if i == axis else b for i, b in enumerate(block)
-    )  # in the piece's coordinates: its own axis shifted, the others as in the parameter
-    if (
-        piece.stream
-    ):  # a recipe's canonical stream: the piece is a tensor of its own, drawn in the canonical layout
-        drawn = piece.canonical or plan
-        flipped = piece.canonical is not None  # a 2-D (in, out) storage: the canonical (out, in) transposed
-        values = realize_block(
-            ADAPTER, drawn, seed=seed, stream=stream_id(piece.stream), dtype=dtype_name(local.dtype),
-            device=local.device, block=piece_block[::-1] if flipped else piece_block,
-        )  # fmt: skip
-        values = values.t() if flipped else values
-    else:
-        values = realize_block(
-            ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
-            device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
-        )  # fmt: skip
-    target = local.narrow(axis, span[0] - block[axis][0], span[1] - span[0]) if shape else local
-    target.copy_(values)
 
 
 def init_(
@@ -412,10 +386,15 @@ _Planned: TypeAlias = "tuple[list[tuple[Owner, list[_Piece]]], list[tuple[Owner,
 
 
 def _plan(
-    bare: nn.Module, rules: _Rules, recipe: Recipe | None = None, sizes: Mapping[str, Any] | None = None
+    bare: nn.Module,
+    rules: _Rules,
+    recipe: Recipe | None = None,
+    sizes: Mapping[str, Any] | None = None,
+    tree: Tree | None = None,
 ) -> _Planned:
     """Every owner's pieces (role, law, layout, blocks) and the tied aliases; nothing is written."""
-    owners, aliases = list_owners(bare)
+    tree = Tree(bare) if tree is None else tree  # one walk of the model serves every pass below
+    owners, aliases = list_owners(bare, tree.order)
     names = [owner.name for owner in owners]
     for pattern in rules.patterns:
         tied = [(a.name, o.name) for a, o in aliases if fnmatch.fnmatchcase(a.name, pattern)]
@@ -425,8 +404,9 @@ def _plan(
                 f"is initialized under that name; write the rule for {tied[0][1]!r}"
             )
     rules.check_patterns(names)
-    slots = infer(bare)
+    slots = infer(bare, tree)
     entries = []
+    memo: _PlanMemo = {}
     for owner in owners:
         held = owner.module._parameters.get(owner.attr) if not owner.parametrized else None
         param = held if held is not None else torch.empty(owner.shape, device="meta")
@@ -437,7 +417,7 @@ def _plan(
 
         by_owner = recipe_pieces(bare, entries, rules, recipe, sizes or {})
     else:
-        by_owner = [list(_pieces(rules, o.module, o.attr, p, o.name, s)) for o, p, s in entries]
+        by_owner = [list(_pieces(rules, o.module, o.attr, p, o.name, s, memo)) for o, p, s in entries]
     planned: list[tuple[Owner, list[_Piece]]] = []
     for (owner, _, _), pieces in zip(entries, by_owner, strict=True):
         if owner.parametrized and owner.hook is None and any(piece.plan is not None for piece in pieces):
@@ -501,7 +481,8 @@ def _init_bare(
 ) -> InitReport:
     """init_ on the unwrapped model: plan, check, materialize, write; see :func:`init_`."""
     # Plan everything before touching the model, so a bad rule leaves it as it was.
-    planned, aliases = _plan(bare, rules, recipe, sizes)
+    tree = Tree(bare)
+    planned, aliases = _plan(bare, rules, recipe, sizes, tree)
     if rng == "portable":
         for _, pieces in planned:
             for piece in pieces:
@@ -515,7 +496,7 @@ def _init_bare(
     drawn = [owner for owner, pieces in planned if any(piece.plan is not None for piece in pieces)]
     is_drawn = {id(owner) for owner in drawn}
 
-    slots = meta_slots(bare)
+    slots = meta_slots(bare, tree.order)
     if slots:
         if target_device is None:
             raise ValueError(
@@ -534,6 +515,8 @@ def _init_bare(
         setattr(alias.module, alias.attr, getattr(owner.module, owner.attr))
 
     records: list[InitRecord] = []
+    dense_blocks: dict[tuple[tuple[int, ...], torch.dtype, torch.device], Tensor] = {}
+    batch: dict[torch.device, list[Draw]] = {}  # small portable draws, per device
     with torch.no_grad():
         for owner, pieces in planned:
             layer = type(owner.module).__name__
@@ -546,44 +529,55 @@ def _init_bare(
                 root_seed is not None and rng == "native" and id(owner) in is_drawn
             ):  # one stream for all its blocks
                 where = owner.module._parameters[owner.attr] if staging is None else staging
-                stream = _stream(root_seed, owner.name, cast(Tensor, where).device)
+                stream = stream_for(root_seed, owner.name, cast(Tensor, where).device)
             for piece in pieces:
                 records.append(piece.record(owner.name, layer, owner.shape))
                 if piece.plan is None:
                     continue  # kept as constructed
                 if rng == "portable" and root_seed is not None:
                     param = owner.module._parameters[owner.attr] if staging is None else staging
-                    _write_portable(piece, piece.plan, root_seed, param)  # type: ignore[arg-type]
+                    held = cast(Tensor, param)
+                    draw = None if staging is not None else small_draw(piece, piece.plan, held, _local_block)
+                    if draw is not None:  # drawn below, with the other small tensors, in one pass
+                        batch.setdefault(cast(Tensor, param).device, []).append(draw)
+                    else:
+                        write_portable(piece, piece.plan, root_seed, param, _local_block)  # type: ignore[arg-type]
                 else:
                     target = piece.target() if staging is None else piece.of(staging)
                     if target.is_contiguous():
-                        ADAPTER.realize_into(piece.plan, target, stream)
+                        realize(piece.plan, target, stream, generator)
                     else:  # a column block: torch samples strided views element by element, ~10x slower
-                        dense = torch.empty(target.shape, dtype=target.dtype, device=target.device)
-                        target.copy_(ADAPTER.realize_into(piece.plan, dense, stream))
+                        kind = (tuple(target.shape), target.dtype, target.device)
+                        dense = dense_blocks.get(kind)
+                        if dense is None:  # one buffer per block shape (GPT-2's q, k, v of every layer)
+                            dense = dense_blocks[kind] = torch.empty(
+                                kind[0], dtype=target.dtype, device=target.device
+                            )
+                        copy_block(target, realize(piece.plan, dense, stream, generator))
             if staging is not None:
                 vectors = (
                     generator
                     if root_seed is None
-                    else _stream(root_seed, f"{owner.name}/power", staging.device)
+                    else stream_for(root_seed, f"{owner.name}/power", staging.device)
                 )
                 if owner.hook is not None:
                     assign_hooked(owner, staging, vectors)
                 else:
                     setattr(owner.module, owner.attr, staging)  # through right_inverse
                     refresh_power_iteration(owner, vectors)
+        for place, draws in batch.items():
+            realize_many(ADAPTER, cast(int, root_seed), place, draws)
         records += _tie_rows(planned, aliases)
         drawn_modules = {id(owner.module) for owner in drawn}
-        for sub in bare.modules():
-            reset = id(sub) in drawn_modules or not getattr(sub, "affine", True)  # a kept norm keeps them
-            if isinstance(sub, _NormBase) and sub.track_running_stats and reset:
-                sub.reset_running_stats()  # statistics gathered under the old weights
-            padding = getattr(sub, "padding_idx", None)
-            if (
-                isinstance(sub, (nn.Embedding, nn.EmbeddingBag))
-                and padding is not None
-                and id(sub) in drawn_modules
-            ):
+        for _, sub in tree.order:  # bare.modules(): materializing replaces tensors, never modules
+            if isinstance(sub, _NormBase):
+                reset = id(sub) in drawn_modules or not sub.affine  # a kept norm keeps them
+                if sub.track_running_stats and reset:
+                    sub.reset_running_stats()  # statistics gathered under the old weights
+            if not isinstance(sub, (nn.Embedding, nn.EmbeddingBag)):
+                continue
+            padding = sub.padding_idx
+            if padding is not None and id(sub) in drawn_modules:
                 # as torch does: the padding row stays 0 (it gets no gradient); on this rank's shard only
                 local, block = _local_block(sub.weight)
                 if block[0][0] <= padding < block[0][1]:

@@ -21,6 +21,8 @@ from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.nn.utils.spectral_norm import SpectralNorm as _SpectralNormHook
 from torch.nn.utils.weight_norm import WeightNorm as _WeightNormHook
 
+from winit._torch_roles import own_parameters
+
 _WRAPPER_PARTS: Final = frozenset({"_fsdp_wrapped_module", "_checkpoint_wrapped_module", "_orig_mod"})
 
 
@@ -42,6 +44,8 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 def _clean(name: str) -> str:
     """``name`` without wrapper components (FSDP1 units and activation checkpointing nested in the model)."""
+    if not any(part in name for part in _WRAPPER_PARTS):  # the usual case: no split and join per name
+        return name
     return ".".join(part for part in name.split(".") if part not in _WRAPPER_PARTS)
 
 
@@ -102,15 +106,21 @@ def _effective_shape(module: nn.Module, attr: str) -> tuple[int, ...]:
             sub.training = training
 
 
-def list_owners(bare: nn.Module) -> tuple[list[Owner], list[tuple[Owner, Owner]]]:
-    """Each parameter once under its first (bare) name, and each tied alias with the owner it aliases."""
+def list_owners(
+    bare: nn.Module, order: list[tuple[str, nn.Module]] | None = None
+) -> tuple[list[Owner], list[tuple[Owner, Owner]]]:
+    """Each parameter once under its first (bare) name, and each tied alias with the owner it aliases.
+
+    ``order``: ``bare.named_modules()`` if the caller has it already.
+    """
     owners: list[Owner] = []
     aliases: list[tuple[Owner, Owner]] = []
     first: dict[int, Owner] = {}
-    for prefix, sub in bare.named_modules():
+    for prefix, sub in bare.named_modules() if order is None else order:
         if isinstance(sub, parametrize.ParametrizationList):
             continue  # its originals are written through the parametrized module's attribute
-        if parametrize.is_parametrized(sub):
+        # torch keeps ``parametrizations`` in _modules; looking there first skips __getattr__'s raise
+        if "parametrizations" in sub._modules and parametrize.is_parametrized(sub):
             for attr in cast(nn.ModuleDict, sub.parametrizations):
                 plist = _plist(sub, attr)
                 owner = Owner(sub, attr, _clean(f"{prefix}.{attr}" if prefix else attr), (), True)
@@ -127,7 +137,7 @@ def list_owners(bare: nn.Module) -> tuple[list[Owner], list[tuple[Owner, Owner]]
                 for suffix in ("_g", "_v", "_orig"):
                     if hook.name + suffix in sub._parameters:
                         first[id(sub._parameters[hook.name + suffix])] = owner
-        for attr, param in sub.named_parameters(recurse=False):
+        for attr, param in own_parameters(sub):
             if type(param).__name__ == "FlatParameter" or (
                 id(param) in first and first[id(param)].parametrized
             ):

@@ -9,6 +9,7 @@ MLP input and MLP output by whether they read from or write into d.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ _HEAD_ATTRS = (
     "num_heads", "num_attention_heads", "n_heads", "n_head", "head_dim", "attention_head_size",
     "num_key_value_heads", "num_key_value_groups", "key_value_proj_dim", "head_size", "key_dim",
 )  # fmt: skip
+_MISSING = object()
 _POSITIONAL_HINTS = ("pos", "cls", "token", "class_embedding", "probe", "register", "relative_position")
 
 
@@ -64,24 +66,112 @@ class _Lin:
     slot: Slot = field(default_factory=lambda: Slot(Role.DENSE))
 
 
+class Tree:
+    """One walk of a model, so that role inference reads each module's children and parameters once.
+
+    ``order`` is ``model.named_modules()``; ``subtree(m)`` is ``m.modules()``, a slice of that walk
+    unless some module is reached twice (then torch's own walk, whose memo starts afresh per call).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.order: list[tuple[str, nn.Module]] = []
+        self._index: dict[int, int] = {}
+        self._end: dict[int, int] = {}
+        self._kids: dict[int, list[nn.Module]] = {}
+        self._holds: dict[int, bool] = {}
+        self._attention: dict[int, bool] = {}
+        self._params: dict[int, list[tuple[str, Tensor]]] = {}
+        self.shared = False
+        self._walk(model, "")
+
+    def _walk(self, module: nn.Module, prefix: str) -> None:
+        self._index[id(module)] = len(self.order)
+        self.order.append((prefix, module))
+        for name, child in module._modules.items():
+            if child is None:
+                continue
+            if id(child) in self._index:
+                self.shared = True  # a module under two names: named_modules lists it once
+                continue
+            self._walk(child, f"{prefix}.{name}" if prefix else name)
+        self._end[id(module)] = len(self.order)
+
+    def kids(self, module: nn.Module) -> list[nn.Module]:
+        """``list(module.children())``."""
+        found = self._kids.get(id(module))
+        if found is None:
+            found, seen = [], set()
+            for child in module._modules.values():
+                if child is not None and id(child) not in seen:
+                    seen.add(id(child))
+                    found.append(child)
+            self._kids[id(module)] = found
+        return found
+
+    def subtree(self, module: nn.Module) -> list[nn.Module]:
+        """``list(module.modules())``: the module, then its descendants in walk order."""
+        start = self._index.get(id(module))
+        if self.shared or start is None:
+            return list(module.modules())
+        return [m for _, m in self.order[start : self._end[id(module)]]]
+
+    def holds(self, module: nn.Module) -> bool:
+        """Whether ``module`` or a descendant has a parameter."""
+        known = self._holds.get(id(module))
+        if known is None:
+            self._holds[id(module)] = False  # a cycle (never in torch's own modules) ends here
+            known = any(p is not None for p in module._parameters.values()) or any(
+                self.holds(k) for k in self.kids(module)
+            )
+            self._holds[id(module)] = known
+        return known
+
+    def params(self, module: nn.Module) -> list[tuple[str, Tensor]]:
+        """:func:`own_parameters`, once per module."""
+        found = self._params.get(id(module))
+        if found is None:
+            found = self._params[id(module)] = own_parameters(module)
+        return found
+
+    def attention(self, module: nn.Module) -> bool:
+        """:func:`_is_attention`, once per module."""
+        known = self._attention.get(id(module))
+        if known is None:
+            known = self._attention[id(module)] = _is_attention(module)
+        return known
+
+
+def own_parameters(module: nn.Module) -> list[tuple[str, Tensor]]:
+    """``list(module.named_parameters(recurse=False))``, read from the table (no generator chain)."""
+    seen: set[int] = set()
+    found: list[tuple[str, Tensor]] = []
+    for attr, param in module._parameters.items():
+        if param is not None and id(param) not in seen:
+            seen.add(id(param))
+            found.append((attr, param))
+    return found
+
+
 def is_hf_conv1d(module: nn.Module) -> bool:
     """HF ``Conv1D`` (GPT-2 family): a Linear that stores its weight as (in, out)."""
+    if type(module).__name__ != "Conv1D":
+        return False
     weight = getattr(module, "weight", None)
     return (
-        type(module).__name__ == "Conv1D"
-        and isinstance(weight, Tensor)
+        isinstance(weight, Tensor)
         and weight.ndim == 2
         and tuple(weight.shape) == (getattr(module, "nx", None), getattr(module, "nf", None))
     )
 
 
-def is_norm(module: nn.Module) -> bool:
+def is_norm(module: nn.Module, tree: Tree | None = None) -> bool:
     """torch's norms, or any leaf whose parameters are a 1-D ``weight`` (and ``bias``) of one width."""
     if isinstance(module, NORM_TYPES):
         return True
-    if next(module.children(), None) is not None or isinstance(module, (nn.PReLU, _ConvNd, nn.Linear)):
+    leaf = not tree.kids(module) if tree is not None else next(module.children(), None) is None
+    if not leaf or isinstance(module, (nn.PReLU, _ConvNd, nn.Linear)):
         return False
-    params = dict(module.named_parameters(recurse=False))
+    params = dict(own_parameters(module) if tree is None else tree.params(module))
     weight = params.get("weight")
     if weight is None or weight.ndim != 1 or not set(params) <= {"weight", "bias"}:
         return False
@@ -96,51 +186,49 @@ def _norm_width(module: nn.Module) -> int | None:
     return int(shape[-1]) if shape else None
 
 
-def _linears(module: nn.Module) -> Iterator[_Lin]:
+def _linears(module: nn.Module, tree: Tree) -> Iterator[_Lin]:
     """The Linear-like weights directly in ``module`` (Linear, HF Conv1D, stacked expert tensors)."""
-    weight = getattr(module, "weight", None)
+    # read ``weight`` only where it is expected: a missing name costs Module.__getattr__'s raise
+    linear = isinstance(module, nn.Linear)
+    weight = getattr(module, "weight", None) if linear or type(module).__name__ == "Conv1D" else None
     if isinstance(module, nn.Linear) and isinstance(weight, Tensor):
         yield _Lin(module, "weight", module.in_features, module.out_features)
     elif is_hf_conv1d(module):
         assert isinstance(weight, Tensor)
         yield _Lin(module, "weight", int(weight.shape[0]), int(weight.shape[1]), Slot(Role.DENSE, "keras"))
-    elif not any(True for c in module.children() for _ in c.parameters()) and not isinstance(
+    elif not any(tree.holds(c) for c in tree.kids(module)) and not isinstance(
         module, (_ConvNd, nn.Embedding)
     ):  # no child holds parameters (an activation module may be a child)
-        stacked = [(a, p) for a, p in module.named_parameters(recurse=False) if p.ndim == 3]
+        stacked = [(a, p) for a, p in tree.params(module) if p.ndim == 3]
         if len(stacked) >= 2 and len({p.shape[0] for _, p in stacked}) == 1:  # E experts, (E, ·, ·) each
             for attr, param in stacked:
                 slot = Slot(Role.DENSE, "torch", -1, -2, (0,))
                 yield _Lin(module, attr, int(param.shape[-1]), int(param.shape[-2]), slot)
 
 
-def _stacks(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
+def _stacks(model: nn.Module, tree: Tree | None = None) -> dict[nn.Module, tuple[int, int]]:
     """Every innermost block of the model's repeated stacks -> (ℓ, L).
 
     ℓ and L count the blocks of one type under one outermost stack: Swin's blocks across its stages
     form one residual stream, T5's encoder and decoder blocks two.
     """
+    tree = Tree(model) if tree is None else tree
     members: list[nn.Module] = []
     home: dict[int, nn.Module] = {}  # block -> the list holding it
-    for sub in model.modules():
+    for _, sub in tree.order:
         if not isinstance(sub, (nn.ModuleList, nn.Sequential)):
             continue
-        kids = [k for k in sub.children() if next(k.children(), None) is not None]
+        children = tree.kids(sub)
+        kids = [k for k in children if tree.kids(k)]
         if not kids:
             continue
         common, count = Counter(type(k) for k in kids).most_common(1)[0]
-        if count >= 2 or len(kids) == len(list(sub.children())) == 1:
+        if count >= 2 or len(kids) == len(children) == 1:
             for kid in kids:
                 if type(kid) is common:
                     members.append(kid)
                     home[id(kid)] = sub
-    ids = {id(m) for m in members}
-    innermost = [m for m in members if not any(id(k) in ids for k in m.modules() if k is not m)]
-    outer = {id(k): m for m in members for k in m.modules() if k is not m}  # last wins: the outermost
-    for m in members:  # members come outermost first in module order: keep the first ancestor seen
-        for k in m.modules():
-            if k is not m and id(k) not in outer:
-                outer[id(k)] = m
+    innermost, outer = _nesting(members, tree)
     groups: dict[tuple[type[nn.Module], int], list[nn.Module]] = {}
     for block in innermost:
         root = outer.get(id(block))
@@ -149,10 +237,43 @@ def _stacks(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
     return {b: (i, len(blocks)) for blocks in groups.values() for i, b in enumerate(blocks)}
 
 
+def _nesting(members: list[nn.Module], tree: Tree) -> tuple[list[nn.Module], dict[int, nn.Module]]:
+    """The members holding no other member, and for each module inside a member the last member (in
+    ``members`` order) holding it."""
+    if tree.shared:  # subtrees are not slices of one walk: torch's own walks
+        ids = {id(m) for m in members}
+        innermost = [m for m in members if not any(id(k) in ids for k in m.modules() if k is not m)]
+        return innermost, {id(k): m for m in members for k in m.modules() if k is not m}
+    spans = [(tree._index[id(m)], tree._end[id(m)]) for m in members]
+    starts = sorted(start for start, _ in spans)
+    innermost = []
+    for m, (start, end) in zip(members, spans, strict=True):
+        after = bisect.bisect_right(starts, start)  # the first member starting past this one's start
+        if after == len(starts) or starts[after] >= end:
+            innermost.append(m)
+    outer: dict[int, nn.Module] = {}
+    for m, (start, end) in zip(members, spans, strict=True):  # last wins
+        for _, k in tree.order[start + 1 : end]:
+            outer[id(k)] = m
+    return innermost, outer
+
+
 def _is_attention(module: nn.Module) -> bool:
     if isinstance(module, nn.MultiheadAttention):
         return True
-    return any(isinstance(getattr(module, a, None), int) for a in _HEAD_ATTRS)
+    return any(isinstance(_plain_attribute(module, a), int) for a in _HEAD_ATTRS)
+
+
+def _plain_attribute(module: nn.Module, name: str) -> object:
+    """``getattr(module, name, None)`` without Module.__getattr__'s raise for a missing name.
+
+    That fallback yields only parameters, buffers and submodules, never an int, so skipping it
+    changes no answer of :func:`_is_attention`; a class attribute or property is read as getattr would.
+    """
+    found = module.__dict__.get(name, _MISSING)
+    if found is not _MISSING:
+        return found
+    return getattr(module, name, None) if hasattr(type(module), name) else None
 
 
 def _kv_width(unit: nn.Module) -> int | None:
@@ -198,20 +319,20 @@ def _split(fused: int, q: int, kv: int | None) -> tuple[tuple[str, int], ...]:
     return ()
 
 
-def _block_roles(block: nn.Module, index: int, depth: int) -> list[_Lin]:
+def _block_roles(block: nn.Module, index: int, depth: int, tree: Tree) -> list[_Lin]:
     """Role, layout and fused blocks of every Linear-like weight in one block of the stack."""
-    order = list(block.modules())
-    lins = [lin for sub in order for lin in _linears(sub)]
+    order = tree.subtree(block)
+    lins = [lin for sub in order for lin in _linears(sub, tree)]
     if not lins:
         return []
     names = {id(sub): name for name, sub in block.named_modules()}
     # d: the width of the block's layer/RMS norms (batch norms sit inside branches), else what it writes last
     # (q/k norms inside attention, Qwen3's, are per head: not counted; ties go to the wider)
-    heads = {id(k) for unit in order if _is_attention(unit) for k in unit.modules()}
+    heads = {id(k) for unit in order if tree.attention(unit) for k in tree.subtree(unit)}
     widths = Counter(
         w
         for sub in order
-        if is_norm(sub)
+        if is_norm(sub, tree)
         and not isinstance(sub, _NormBase)
         and id(sub) not in heads
         and (w := _norm_width(sub))
@@ -220,16 +341,18 @@ def _block_roles(block: nn.Module, index: int, depth: int) -> list[_Lin]:
     position = {id(lin.module): i for i, lin in enumerate(lins)}
     done: set[int] = set()
     units: list[nn.Module] = []
+    taken: set[int] = set()
     for unit in reversed(order):  # innermost first; a unit holding one already taken is a whole block
-        if _is_attention(unit) and not any(u in units for u in unit.modules()):
+        if tree.attention(unit) and not any(id(u) in taken for u in tree.subtree(unit)):
             units.append(unit)
+            taken.add(id(unit))
     for unit in reversed(units):
         if isinstance(unit, nn.MultiheadAttention):  # in_proj_weight is q/k/v (see _pieces), out_proj out
             out_lin = next(lin for lin in lins if lin.module is unit.out_proj)
             out_lin.slot.role = Role.ATTENTION_OUT
             done.add(id(unit.out_proj))
             continue
-        members = {id(sub) for sub in unit.modules()}
+        members = {id(sub) for sub in tree.subtree(unit)}
         inner = [lin for lin in lins if id(lin.module) in members and id(lin.module) not in done]
         if not inner:
             continue
@@ -288,29 +411,30 @@ def _small_constant(param: Tensor) -> bool:
         return bool((param == first).all()) and abs(float(first)) < 1.0
 
 
-def infer(model: nn.Module) -> dict[tuple[int, str], Slot]:
+def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], Slot]:
     """(id(module), attr) -> :class:`Slot` for every parameter of ``model`` (tied ones under each owner)."""
-    stacks = _stacks(model)
+    tree = Tree(model) if tree is None else tree
+    stacks = _stacks(model, tree)
     slots: dict[tuple[int, str], Slot] = {}
     widths: set[int] = set()
     block_of: dict[int, tuple[int, int]] = {}
     for block, (index, depth) in stacks.items():
-        for sub in block.modules():
+        for sub in tree.subtree(block):
             block_of[id(sub)] = (index, depth)
-        for lin in _block_roles(block, index, depth):
+        for lin in _block_roles(block, index, depth, tree):
             slots[(id(lin.module), lin.attr)] = lin.slot
-    for sub in model.modules():
-        if is_norm(sub) and (w := _norm_width(sub)) is not None:
+    for _, sub in tree.order:
+        if is_norm(sub, tree) and (w := _norm_width(sub)) is not None:
             widths.add(w)
-    last_block = max((i for i, m in enumerate(model.modules()) if m in stacks), default=-1)
-    for position, (prefix, sub) in enumerate(model.named_modules()):
+    last_block = max((i for i, (_, m) in enumerate(tree.order) if m in stacks), default=-1)
+    for position, (prefix, sub) in enumerate(tree.order):
         place = block_of.get(id(sub), (None, None))
-        for lin in _linears(sub):
+        for lin in _linears(sub, tree):
             key = (id(lin.module), lin.attr)
             if key not in slots:
                 lin.slot.role = Role.HEAD if 0 <= last_block < position else Role.DENSE
                 slots[key] = lin.slot
-        for attr, param in sub.named_parameters(recurse=False):
+        for attr, param in tree.params(sub):
             key = (id(sub), attr)
             if key in slots:
                 slots[key].layer, slots[key].layers = (
@@ -318,17 +442,19 @@ def infer(model: nn.Module) -> dict[tuple[int, str], Slot]:
                     slots[key].layers or place[1],
                 )
                 continue
-            slot = _classify(prefix, sub, attr, param, widths)
+            slot = _classify(prefix, sub, attr, param, widths, tree)
             slot.layer, slot.layers = place
             slots[key] = slot
     return slots
 
 
-def _classify(prefix: str, module: nn.Module, attr: str, param: Tensor, widths: set[int]) -> Slot:
+def _classify(
+    prefix: str, module: nn.Module, attr: str, param: Tensor, widths: set[int], tree: Tree | None = None
+) -> Slot:
     """The role of a parameter that is not a Linear-like weight."""
     name = f"{prefix}.{attr}".lower()
     bias = attr == "bias" or attr.startswith("bias_") or attr.endswith("_bias")
-    if is_norm(module):
+    if is_norm(module, tree):
         return Slot(Role.NORM_OFFSET if bias else Role.NORM_SCALE)
     if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):  # the same law either way; the name tells which
         last = prefix.rsplit(".", 1)[-1].lower()

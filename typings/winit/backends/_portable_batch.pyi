@@ -1,0 +1,1 @@
+from backends._portable_batch import *
