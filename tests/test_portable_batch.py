@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 import torch
+from winit.backends._portable import realize_block, stream_id
+from winit.backends._portable_batch import Draw, batchable, realize_many
+from winit.backends.torch import ADAPTER
 
 import winit.torch as wt
 from winit._laws import TruncatedNormal
 from winit._registry import get
-from winit.backends._portable import realize_block, stream_id
-from winit.backends._portable_batch import Draw, batchable, realize_many
-from winit.backends.torch import ADAPTER
 
 CPU = torch.device("cpu")
 
@@ -105,7 +105,6 @@ def test_init_batches_small_tensors(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_numpy_engine_batches_the_same_values() -> None:
     """The batch runs on any in-place engine: NumPy's words are uint64, its values the same bits."""
     import numpy as np
-
     from winit.backends.numpy import ADAPTER as NUMPY
 
     got: dict[int, np.ndarray] = {}
