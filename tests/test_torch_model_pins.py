@@ -74,19 +74,19 @@ SCHEMES = {"default": None, "uniform": "glorot_uniform", "truncated": "truncated
 
 #: sha256 (first 16 hex digits) of every parameter and buffer, in state_dict order, after init_(seed=0)
 PINS = {
-    ('bert', 'default', 'native'): "b57157d2e0f26bfa",
-    ('bert', 'default', 'portable'): "4dbb045c95461d74",
-    ('gpt2', 'default', 'native'): "314e72c052252f32",
-    ('gpt2', 'default', 'portable'): "1e62999e10bbd242",
-    ('gpt2', 'uniform', 'portable'): "1ada3f2d3ceed588",
-    ('gpt2-wide', 'default', 'native'): "ec866d40e904118b",
-    ('mixed', 'default', 'native'): "1a15a1b3aad196de",
-    ('mixed', 'default', 'portable'): "f14723acf497e189",
-    ('mixed', 'truncated', 'portable'): "f0aee9c7a580c5dd",
-    ('mixed', 'uniform', 'portable'): "e9f687b1cfd2b8a1",
-    ('resnet', 'default', 'native'): "2c755170a3cc1e31",
-    ('resnet', 'default', 'portable'): "9c4aa1dc28be484b",
-    ('resnet', 'truncated', 'portable'): "3cdedc54fab217b0",
+    ("bert", "default", "native"): "b57157d2e0f26bfa",
+    ("bert", "default", "portable"): "4dbb045c95461d74",
+    ("gpt2", "default", "native"): "314e72c052252f32",
+    ("gpt2", "default", "portable"): "1e62999e10bbd242",
+    ("gpt2", "uniform", "portable"): "1ada3f2d3ceed588",
+    ("gpt2-wide", "default", "native"): "ec866d40e904118b",
+    ("mixed", "default", "native"): "1a15a1b3aad196de",
+    ("mixed", "default", "portable"): "f14723acf497e189",
+    ("mixed", "truncated", "portable"): "f0aee9c7a580c5dd",
+    ("mixed", "uniform", "portable"): "e9f687b1cfd2b8a1",
+    ("resnet", "default", "native"): "2c755170a3cc1e31",
+    ("resnet", "default", "portable"): "9c4aa1dc28be484b",
+    ("resnet", "truncated", "portable"): "3cdedc54fab217b0",
 }
 
 
