@@ -23,10 +23,10 @@ from winit._recipe_catalogue import TORCH
 from winit._recipes import CONTEXT_NAMES, Recipe, RoleLaw
 from winit._roles import KEEP, Role
 from winit._schemes import Scheme
-from winit._torch_model import _GATE_NAMES, _QKV, SchemeLike, SchemeRules, _is_bias, _Piece, _Rule, _Rules
 from winit._torch_owners import Owner
 from winit._torch_residual import BRANCH, BRANCH_OUT, mark_branches
 from winit._torch_roles import NORM_TYPES, Slot, _is_attention
+from winit._torch_rules import _GATE_NAMES, _QKV, SchemeLike, SchemeRules, _is_bias, _Piece, _Rule, _Rules
 from winit._validate import suggest
 
 _HEADS: Final = ("num_heads", "num_attention_heads", "n_heads", "n_head")
