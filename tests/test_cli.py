@@ -158,7 +158,7 @@ def test_unknown_scheme_message_suggests_close_names(capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize(
     "argv",
-    [["explain", "glorot_uniform"], ["explain", "glorot_uniform", "--shape", "3", "x"], ["frobnicate"]],
+    [["explain", "glorot_uniform", "--shape", "3", "x"], ["frobnicate"]],
 )
 def test_malformed_arguments_exit_2_through_argparse(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -231,7 +231,7 @@ _HUGE = "1" + "0" * 400  # 10**400: an int no float can hold
         (["probe", "--width", "1e8"], "argument --width: invalid int value: '1e8'"),
         (["probe", "--width", "100000000"], "width=100000000"),
         (["probe", "--depth", "100000000"], "depth=100000000"),
-        (["explain", "he_normal"], "the following arguments are required: --shape"),
+        (["explain", "he_normal"], "give a SCHEME with --shape, or --recipe NAME"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "the following arguments are required: COMMAND"),
     ],
@@ -317,3 +317,40 @@ def test_explain_rows_are_structured_and_explain_is_their_text() -> None:
     # the CLI prints the rows as they are: a label of more than 8 letters widens the column, no split needed
     text = run("explain", "he_normal", "--shape", "8", "4", "--param", "multiplier=2", "--plain")
     assert "multiplier  ×2 (every sample scaled after the rule)" in text.splitlines()
+
+
+def test_explain_recipe_puts_the_sizes_into_every_role() -> None:
+    """``winit explain --recipe gpt2 --size L=12``: the residual outputs' std 0.02/√24, the rest 0.02."""
+    text = run("explain", "--recipe", "gpt2", "--size", "L=12")
+    assert text.startswith("recipe gpt2:")
+    lines = {line.split()[0]: line for line in text.splitlines() if line.strip()}
+    assert f"{0.02 / math.sqrt(24):.6g}" in lines["attention_out"]
+    assert f"{0.02 / math.sqrt(24):.6g}" in lines["mlp_out"]
+    assert "0.02" in lines["attention_qkv"] and "sqrt" not in lines["attention_qkv"]
+    assert run("explain", "--recipe", "gpt2", "--size", "L=12") == winit.recipe("gpt2").explain(L=12) + "\n"
+
+
+def test_recipes_lists_every_recipe() -> None:
+    text = run("recipes", "--plain")
+    listed = [
+        line.split()[0] for line in text.splitlines()[1:] if line and not line.startswith("winit explain")
+    ]
+    assert listed == list(winit.recipes())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "--recipe", "gtp2"], "Did you mean 'gpt2'"),
+        (["explain"], "give a SCHEME with --shape, or --recipe NAME"),
+        (["explain", "glorot_uniform"], "give a SCHEME with --shape, or --recipe NAME"),
+        (["explain", "he_normal", "--recipe", "gpt2"], "give no SCHEME, --shape or --param"),
+        (["explain", "he_normal", "--shape", "4", "4", "--size", "L=2"], "--size goes with --recipe"),
+    ],
+)
+def test_explain_recipe_bad_input_exits_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv, out=io.StringIO()) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -67,6 +67,14 @@ def _error(command: str, error: BaseException) -> int:
 
 # -- what each command does with its parsed arguments --------------------------------------------------------
 def _explain(args: argparse.Namespace, out: TextIO) -> int:
+    if args.recipe is not None:
+        return _explain_recipe(args, out)
+    if args.scheme is None or args.shape is None:
+        return _error(
+            "explain", ValueError("give a SCHEME with --shape, or --recipe NAME (see winit explain --help)")
+        )
+    if args.size:
+        return _error("explain", ValueError("--size goes with --recipe; a scheme takes --param KEY=VALUE"))
     try:
         params = dict(parse_param(item) for item in args.param)
         resolved = plan(
@@ -83,6 +91,32 @@ def _explain(args: argparse.Namespace, out: TextIO) -> int:
     shape = " ".join(map(str, resolved.shape))
     title = f"winit explain {resolved.scheme.name} --shape {shape} --layout {resolved.layout}"
     show(out, args.plain, ("quantity", "value"), resolved.explain_rows(), title=title)
+    return 0
+
+
+def _explain_recipe(args: argparse.Namespace, out: TextIO) -> int:
+    """``winit explain --recipe NAME [--size KEY=VALUE ...]``: every role's law with the sizes put in."""
+    from winit import recipe
+
+    if args.scheme is not None or args.shape is not None or args.param:
+        return _error(
+            "explain", ValueError("--recipe explains a recipe by role: give no SCHEME, --shape or --param")
+        )
+    try:
+        sizes = dict(parse_param(item) for item in args.size)
+        text = recipe(args.recipe).explain(**sizes)
+    except (ValueError, TypeError, OverflowError, KeyError) as error:
+        return _error("explain", error)
+    print(text, file=out)
+    return 0
+
+
+def _recipes(args: argparse.Namespace, out: TextIO) -> int:
+    from winit import recipe, recipes
+
+    rows = [(name, recipe(name).title) for name in recipes()]
+    footer = "winit explain --recipe NAME --size L=12 d=768 ...: each role's formula with the numbers put in"
+    show(out, args.plain, ("recipe", "what it sets"), rows, title="winit recipes", footer=footer)
     return 0
 
 
@@ -144,15 +178,29 @@ def _add_explain(commands: Any) -> None:
     cmd = commands.add_parser(
         "explain",
         help="fans, gain, std, bound and the formula with the numbers put in",
-        description="Resolve SCHEME for a weight of --shape in --layout and show every number it uses.",
-        epilog="example: winit explain glorot_uniform --shape 10 5 --layout keras  (limit = √(6/15) = 0.632456)",
+        description=(
+            "Resolve SCHEME for a weight of --shape in --layout and show every number it uses; or, with "
+            "--recipe, print each role's law of that recipe with --size's numbers put in."
+        ),
+        epilog="examples: winit explain glorot_uniform --shape 10 5 --layout keras  (limit = √(6/15) = 0.632456); "
+        "winit explain --recipe gpt2 --size L=12",
     )
     cmd.add_argument(
-        "scheme", metavar="SCHEME", help="a scheme name or alias, e.g. glorot_uniform, kaiming_normal"
+        "scheme",
+        metavar="SCHEME",
+        nargs="?",
+        help="a scheme name or alias, e.g. glorot_uniform, kaiming_normal",
+    )
+    cmd.add_argument("--shape", type=int, nargs="+", metavar="N", help="weight shape, e.g. --shape 64 3 3 3")
+    cmd.add_argument(
+        "--recipe",
+        metavar="NAME",
+        help="explain a recipe instead: each role's law (winit recipes lists them)",
     )
     cmd.add_argument(
-        "--shape", type=int, nargs="+", required=True, metavar="N", help="weight shape, e.g. --shape 64 3 3 3"
-    )
+        "--size", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+        help="with --recipe: model sizes and recipe constants, e.g. --size L=12 d=768 base_width=128",
+    )  # fmt: skip
     cmd.add_argument(
         "--layout",
         default="torch",
@@ -178,6 +226,14 @@ def _add_explain(commands: Any) -> None:
     )
     _plain(cmd)
     cmd.set_defaults(handler=_explain)
+
+
+def _add_recipes(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "recipes", help="list the recipes (per-role inits of frameworks and training codebases)"
+    )
+    _plain(cmd)
+    cmd.set_defaults(handler=_recipes)
 
 
 def _add_schemes(commands: Any) -> None:
@@ -283,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"winit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_explain, _add_schemes, _add_probe, _add_recommend, _add_explain_model):
+    for add in (_add_explain, _add_schemes, _add_recipes, _add_probe, _add_recommend, _add_explain_model):
         add(commands)  # each command sets handler(args, out) -> exit status
     return parser
 
