@@ -59,6 +59,7 @@ def test_torchtitan_depth_init_and_cut_in_sigma_units() -> None:
     assert flat.stddev == pytest.approx(0.02 / 4.0, rel=1e-15)
     assert titan.law(Role.MLP_IN, "up", L=8, l=0).stddev == pytest.approx(0.02 / math.sqrt(2))  # w3 scaled
     assert titan.law(Role.MLP_IN, "gate", L=8, l=0).stddev == 0.02  # w1 not
+    assert titan.law(Role.MLP_IN, L=8, l=3).stddev == 0.02  # an ungated input projection (GPT-2's c_fc) is w1
     head = titan.law(Role.HEAD, d=4096)
     assert (head.stddev, head.lower, head.upper) == (4096**-0.5, -3.0, 3.0)
     assert titan.law(Role.EMBEDDING).stddev == 1.0

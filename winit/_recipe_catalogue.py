@@ -162,7 +162,7 @@ TORCHTITAN: Final = Recipe(
         Role.ATTENTION_QKV: _absolute_cut("sigma0", note="trunc_normal_(std=0.02), absolute cut ±2 (≈ none)"),
         (Role.MLP_IN, "gate"): _absolute_cut("sigma0", note="w1"),
         (Role.MLP_IN, "up"): _absolute_cut(_DEPTH_STD, note="w3 takes the depth-scaled std"),
-        Role.MLP_IN: _absolute_cut(_DEPTH_STD),
+        Role.MLP_IN: _absolute_cut("sigma0", note="an ungated MLP's one input projection: w1's law"),
         Role.ATTENTION_OUT: _absolute_cut(_DEPTH_STD, note="wo"),
         Role.MLP_OUT: _absolute_cut(_DEPTH_STD, note="w2"),
         Role.DENSE: _absolute_cut("sigma0"),
