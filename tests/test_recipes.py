@@ -14,7 +14,7 @@ from winit import KEEP, Recipe, Role, RoleLaw
 
 SIZES: dict[str, Any] = {
     "L": 12, "l": 3, "d": 768, "d_ff": 3072, "h": 12, "d_kv": 64, "fan_in": 768, "fan_out": 768,
-    "hidden": 256, "width_mult": 4.0, "N": 6, "M": 6,
+    "hidden": 256, "width_mult": 4.0, "N": 6, "M": 6, "blocks": 3,
 }  # fmt: skip
 
 

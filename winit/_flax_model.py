@@ -21,7 +21,16 @@ import jax.numpy as jnp
 from flax import nnx
 
 import winit
-from winit._model_plan import Param, Rules, Write, agreed, assign_blocks, einsum_axes, plan_model
+from winit._model_plan import (
+    Param,
+    Rules,
+    Write,
+    agreed,
+    assign_blocks,
+    einsum_axes,
+    mark_attention,
+    plan_model,
+)
 from winit._report import InitReport
 from winit._roles import Role
 from winit._validate import choice
@@ -132,9 +141,11 @@ class _Walker:
         if isinstance(module, nnx.MultiHeadAttention):
             self.heads.append(int(module.num_heads))
             self.key_dims.append(int(module.head_dim))
+            start = len(self.params)
             for key, part in (("query", "q"), ("key", "k"), ("value", "v")):
                 self.linear(getattr(module, key), at(key), Role.ATTENTION_QKV, part)
             self.linear(module.out, at("out"), Role.ATTENTION_OUT)
+            mark_attention(self.params[start:])
             self.widths.append(math.prod(module.out.out_features))
             return
         if isinstance(module, nnx.LSTMCell):
@@ -399,6 +410,11 @@ def _linen_params(
         else:  # a parameter a module of its own declares (self.param): its own law, kept by default
             fields.update(role=Role.OTHER)
         params.append(Param(name, kind or "params", shape, (path, leaf), unit, **fields))
+    for prefix in attention_at:  # each attention module's own layers (query/key/value/out), as nnx marks them
+        depth = len(prefix) + 2
+        mark_attention(
+            [p for p in params if len(p.handle[0]) == depth and p.handle[0][: len(prefix)] == prefix]
+        )
     L = typed.L if modules else len(block_of)  # noqa: N806 - the recipes' name
     found = {"L": L or None, "d": agreed(widths), "h": agreed(heads), "d_kv": agreed(key_dims)}
     loose = [p for p in params if p.role is None and p.tensor == "weight" and p.block is None]

@@ -18,7 +18,16 @@ from typing import Any, Final
 import keras
 
 import winit
-from winit._model_plan import Param, Rules, Write, agreed, assign_blocks, einsum_axes, plan_model
+from winit._model_plan import (
+    Param,
+    Rules,
+    Write,
+    agreed,
+    assign_blocks,
+    einsum_axes,
+    mark_attention,
+    plan_model,
+)
 from winit._report import InitReport
 from winit._roles import Role
 from winit._validate import choice
@@ -101,9 +110,11 @@ class _Walker:
         if isinstance(layer, keras.layers.MultiHeadAttention):
             self.heads.append(int(layer.num_heads))
             self.key_dims.append(int(layer.key_dim))
+            start = len(self.params)
             for sub, part in ((layer._query_dense, "q"), (layer._key_dense, "k"), (layer._value_dense, "v")):
                 self.dense(sub, Role.ATTENTION_QKV, part)
             self.dense(layer._output_dense, Role.ATTENTION_OUT)
+            mark_attention(self.params[start:])
             self.widths.append(int(layer._output_dense.kernel.shape[-1]))
             return
         if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense)):

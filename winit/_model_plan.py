@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 from winit._recipes import Recipe
 from winit._registry import get
 from winit._report import InitRecord
-from winit._roles import KEEP, Role, canonical_stream
+from winit._roles import KEEP, MHA, Role, canonical_stream
 from winit._schemes import Plan, Scheme
 from winit._validate import suggest
 
@@ -53,6 +53,8 @@ class Param:
     n_in: int = 0
     n_out: int = 0
     hidden: int | None = None  # RNN hidden size
+    kind: str = ""  # the layer's kind marker (MHA: a multi-head-attention layer): recipes may key laws on it
+    blocks: int = 1  # equal blocks fused along the output axis in torch's layout (3: MHA's in_proj_weight)
 
     def _rest(self) -> list[int]:
         return [a for a in range(len(self.shape)) if a not in self.out_axes and a not in self.in_axes]
@@ -161,6 +163,22 @@ def assign_blocks(
     total = 1 if single else 0
     visit(root, 0 if single else None)
     return blocks, total
+
+
+def mark_attention(params: list[Param]) -> None:
+    """One multi-head-attention layer's parameters: kind MHA, and q/k/v weights as torch's MHA would hold them.
+
+    torch's ``nn.MultiheadAttention`` fuses q, k and v into one ``(3E, E)`` ``in_proj_weight`` when
+    all three read and write E (kdim = vdim = embed_dim), else keeps three; ``blocks`` says which, so
+    that a recipe porting torch's laws (xavier over the fused tensor) gives a Keras or Flax MHA the same.
+    """
+    qkv = [p for p in params if p.role is Role.ATTENTION_QKV and p.tensor == "weight"]
+    shapes = {p.canonical()[:2] for p in qkv}  # (out, in): (E, E) for all three when torch would fuse them
+    fused = len(qkv) == 3 and len(shapes) == 1 and len(set(next(iter(shapes)))) == 1
+    for p in params:
+        p.kind = MHA
+        if fused and any(p is q for q in qkv):
+            p.blocks = 3
 
 
 def _settle_roles(params: list[Param], d: int | None, heads: set[int] | None) -> None:
@@ -280,10 +298,12 @@ def _scheme(value: object) -> Scheme:
     return get(value)
 
 
-def _law(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any]) -> Scheme | None:
-    """The recipe's law for (role, part), else the framework's own; None keeps the parameter."""
+def _law(
+    recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any], kind: str = ""
+) -> Scheme | None:
+    """The recipe's law for (role, part, kind), else the framework's own; None keeps the parameter."""
     for source in (recipe, default):
-        found = source.role_law(role, part)
+        found = source.role_law(role, part, kind)
         if found is not None:
             if found.keep:
                 return None
@@ -291,13 +311,15 @@ def _law(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[s
     return None
 
 
-def lr_multiplier(recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any]) -> float:
+def lr_multiplier(
+    recipe: Recipe, default: Recipe, role: Role, part: str, context: dict[str, Any], kind: str = ""
+) -> float:
     """The recipe's learning-rate multiplier for (role, part), else the framework's own; 1 where neither sets one.
 
     A rule that replaces the law leaves the multiplier: it belongs to the role (μP's hidden LR), not the draw.
     """
     for source in (recipe, default):
-        found = source.role_law(role, part)
+        found = source.role_law(role, part, kind)
         if found is not None:
             return found.lr_multiplier(source.context(**context))
     return 1.0
@@ -347,6 +369,7 @@ def plan_model(
             local.setdefault("l", p.block)
         if p.hidden is not None:
             local.setdefault("hidden", p.hidden)
+        local.setdefault("blocks", p.blocks)
         shape = p.canonical()
         labels = p.gates or (p.part,)
         rows = shape[0] // len(labels) if shape else 0
@@ -359,8 +382,8 @@ def plan_model(
                 part = "recurrent"  # torch's RNN biases follow the recurrent law, not the weight's fan
             try:
                 if not covered:
-                    spec = _law(recipe, default, role, part, local)
-                lr = lr_multiplier(recipe, default, role, part, local)
+                    spec = _law(recipe, default, role, part, local, p.kind)
+                lr = lr_multiplier(recipe, default, role, part, local, p.kind)
             except ValueError as error:
                 raise ValueError(f"{p.name} ({role.value}{f'[{label}]' if label else ''}): {error}") from None
             stream = streams[id(p)] + (f"[{label}]" if p.gates else "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from winit._recipes import Recipe, RoleKey, RoleLaw
-from winit._roles import KEEP, Role
+from winit._roles import KEEP, MHA, MHA_KV, Role
 
 _ZEROS: Final = RoleLaw("zeros")
 _ONES: Final = RoleLaw("ones")
@@ -67,12 +67,21 @@ TORCH: Final = Recipe(
                                       {"minval": "-1 / sqrt(hidden)", "maxval": "1 / sqrt(hidden)"}),
         (Role.BIAS, "recurrent"): RoleLaw("random_uniform",
                                           {"minval": "-1 / sqrt(hidden)", "maxval": "1 / sqrt(hidden)"}),
+        # nn.MultiheadAttention._reset_parameters: xavier_uniform_ over the fused (3E, E) in_proj_weight, so
+        # each (E, E) block is U(±√(6/(fan_in + 3·fan_out))); q/k/v_proj_weight (kdim ≠ E) each on its own
+        (Role.ATTENTION_QKV, MHA): RoleLaw("random_uniform",
+                                           {"minval": "-sqrt(6 / (fan_in + blocks * fan_out))",
+                                            "maxval": "sqrt(6 / (fan_in + blocks * fan_out))"},
+                                           "MHA: xavier_uniform_ over the fused in_proj (or each of q/k/v)"),
+        (Role.BIAS, MHA): RoleLaw("zeros", note="MHA: in_proj_bias and out_proj.bias constant_(0)"),
+        (Role.BIAS, MHA_KV): _normal("sqrt(2 / (fan_in + fan_out))", "MHA bias_k, bias_v: xavier_normal_"),
         Role.NORM_SCALE: _ONES,
         Role.NORM_OFFSET: _ZEROS,
         Role.LAYER_SCALE: _KEEP,
         Role.OTHER: _KEEP,
     },
-    sources=("torch/nn/modules/linear.py, conv.py, sparse.py, rnn.py: reset_parameters",),
+    sources=("torch/nn/modules/linear.py, conv.py, sparse.py, rnn.py: reset_parameters; "
+             "activation.py: MultiheadAttention._reset_parameters",),
 )  # fmt: skip
 
 KERAS: Final = Recipe(

@@ -52,6 +52,7 @@ CONTEXT_NAMES: Final[dict[str, str]] = {
     "M": "decoder layers (DeepNet)",
     "width_mult": "width / base width (μP)",
     "hidden": "RNN hidden size",
+    "blocks": "equal blocks fused along the tensor's output axis (3 for torch MHA's in_proj_weight, else 1)",
 }
 
 
@@ -264,12 +265,13 @@ class Recipe:
             if not isinstance(role, Role):
                 raise TypeError(f"recipe {self.name!r}: key {key!r} is not a winit Role (or (Role, block))")
 
-    def role_law(self, role: Role | str, part: str = "") -> RoleLaw | None:
-        """The law for ``role`` (block ``part`` first, then the whole role); None where the recipe does not set it.
+    def role_law(self, role: Role | str, part: str = "", kind: str = "") -> RoleLaw | None:
+        """The law for ``role``: block ``part`` first, then layer ``kind``, then the whole role; None if unset.
 
         Args:
             role: a :class:`~winit.Role` or its value (``"mlp_out"``).
             part: a block of a fused or named projection (``"q"``); falls back to the whole role.
+            kind: the layer's kind marker (``"mha"``: a framework's multi-head-attention layer), or "".
 
         Examples:
             >>> import winit
@@ -280,6 +282,8 @@ class Recipe:
         role = _role(role)
         if part and (role, part) in self.laws:
             return self.laws[(role, part)]
+        if kind and (role, kind) in self.laws:
+            return self.laws[(role, kind)]
         return self.laws.get(role)
 
     def context(self, **sizes: Any) -> dict[str, Any]:

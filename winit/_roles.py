@@ -12,6 +12,12 @@ from typing import Final
 
 #: Rule value that leaves a parameter as constructed (reported as kept, never drawn).
 KEEP: Final = "keep"
+#: Kind markers the role walkers attach to a framework's dedicated multi-head-attention layer (torch
+#: nn.MultiheadAttention, Keras MultiHeadAttention, Flax MultiHeadAttention): a recipe may key a law on
+#: ``(role, kind)``, as the ``torch`` recipe does for the laws of torch's MHA ``_reset_parameters``.
+MHA: Final = "mha"
+#: torch's MHA ``bias_k``/``bias_v`` (``add_bias_kv=True``): learned key/value rows, not a layer's bias.
+MHA_KV: Final = "mha_kv"
 
 
 class Role(str, Enum):

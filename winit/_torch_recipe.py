@@ -254,10 +254,10 @@ def _stream_params(drafts: list[_Draft]) -> list[list[Param]]:
     return out
 
 
-def _source(recipe: Recipe, role: Role, part: str) -> tuple[Recipe, RoleLaw] | None:
-    """The recipe (or, for a role it leaves out, the ``torch`` recipe) and its law for (role, part)."""
+def _source(recipe: Recipe, role: Role, part: str, kind: str) -> tuple[Recipe, RoleLaw] | None:
+    """The recipe (or, for a role it leaves out, the ``torch`` recipe) and its law for (role, part, kind)."""
     for source in (recipe, TORCH):
-        found = source.role_law(role, part)
+        found = source.role_law(role, part, kind)
         if found is not None:
             return source, found
     return None
@@ -313,7 +313,13 @@ def recipe_pieces(
         if rule is None:
             rule = rules.roles.get(role)
         local_sizes: dict[str, Any] = {}
-        for key, value in (("L", slot.layers), ("l", slot.layer), ("hidden", draft.hidden)):
+        blocks = 1 if draft.gated else len(draft.cuts)  # torch MHA's fused in_proj: 3
+        for key, value in (
+            ("L", slot.layers),
+            ("l", slot.layer),
+            ("hidden", draft.hidden),
+            ("blocks", blocks),
+        ):
             if value is not None and key not in sizes:
                 local_sizes[key] = value
         local_sizes.update((k, v) for k, v in branch_sizes.get(draft.weight, {}).items() if k not in sizes)
@@ -326,17 +332,17 @@ def recipe_pieces(
             recurrent_bias = draft.hidden is not None and role is Role.BIAS
             if recurrent_bias and (owner.attr.startswith("bias_hh") or (role, part) not in recipe.laws):
                 part = "recurrent"  # torch's RNN biases follow the recurrent law, not the weight's fan
-            source = _source(recipe, role, part)
+            source = _source(recipe, role, part, slot.kind)
             if source is not None and id(source[1]) not in reads:
                 reads[id(source[1])] = sorted(source[1].names())
             read = reads[id(source[1])] if source is not None else []
-            memo = (role, part, *(local.get(name) for name in read))
+            memo = (role, part, slot.kind, *(local.get(name) for name in read))
             if (
                 memo not in resolved
             ):  # the same law with the same sizes recurs in every block: resolve it once
                 try:
-                    lr = lr_multiplier(recipe, TORCH, role, part, local)
-                    resolved[memo] = (_law(recipe, TORCH, role, part, local), lr)
+                    lr = lr_multiplier(recipe, TORCH, role, part, local, slot.kind)
+                    resolved[memo] = (_law(recipe, TORCH, role, part, local, slot.kind), lr)
                 except ValueError as error:
                     raise ValueError(
                         f"{owner.name} ({role.value}{f'[{part}]' if part else ''}): {error}"

@@ -21,7 +21,7 @@ from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.rnn import RNNBase, RNNCellBase
 
-from winit._roles import Role
+from winit._roles import MHA, MHA_KV, Role
 
 NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.RMSNorm)
 # attributes by which attention modules of torch, HF transformers and timm state their head count
@@ -47,6 +47,7 @@ class Slot:
     layer: int | None = None  # ℓ, 0-based, in the stack of same-type blocks
     layers: int | None = None  # L, the number of blocks of that type in the model
     part: str = ""  # which of separate projections it is (q/k/v, gate/up): recipes may set each its own law
+    kind: str = ""  # the layer's kind marker (MHA: torch's nn.MultiheadAttention): recipes may key laws on it
 
     def axes(self) -> dict[str, object]:
         """Keyword axes for ``Scheme.plan`` (empty when the layout alone says it)."""
@@ -445,6 +446,12 @@ def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], S
             slot = _classify(prefix, sub, attr, param, widths, tree)
             slot.layer, slot.layers = place
             slots[key] = slot
+    for _, sub in tree.order:  # torch's MHA resets its parameters its own way (xavier, zero biases)
+        if isinstance(sub, nn.MultiheadAttention):
+            for owner in (sub, sub.out_proj):
+                for attr, _ in tree.params(owner):
+                    if (id(owner), attr) in slots:
+                        slots[(id(owner), attr)].kind = MHA_KV if attr in ("bias_k", "bias_v") else MHA
     return slots
 
 
