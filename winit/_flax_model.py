@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 import winit
+from winit._flax_residual import branch_parts
 from winit._model_plan import (
     Param,
     Rules,
@@ -199,7 +200,7 @@ def _value(write: Write, dtype: Any, root: int, rng: str) -> jax.Array:
                 realize(ADAPTER, piece.plan, seed=root, dtype=dtype, rng="portable", stream=piece.stream)
             )
         else:
-            seed = _derived_seed(root, f"{write.param.name}[{piece.part}]")
+            seed = _derived_seed(root, f"{write.param.name}[{piece.seed_part}]")
             parts.append(realize(ADAPTER, piece.plan, seed=seed, dtype=dtype))
     canonical = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
     shape, perm = write.param.storage()
@@ -231,6 +232,9 @@ def init_(
     chosen = winit.recipe("flax" if recipe is None else recipe)
     root = check_seed(seed)
     walker = _Walker(module)
+    branch_parts_of = branch_parts(module)
+    for param in walker.params:  # residual branches' convs: part branch/branch_out, their L and m
+        param.part, param.sizes = branch_parts_of.get(id(param.handle), (param.part, param.sizes))
     writes = plan_model(walker.params, chosen, winit.recipe("flax"), rules, walker.found(), sizes)
     for write in writes:
         if not write.kept:

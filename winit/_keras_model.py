@@ -18,6 +18,7 @@ from typing import Any, Final
 import keras
 
 import winit
+from winit._keras_residual import branch_parts
 from winit._model_plan import (
     Param,
     Rules,
@@ -182,7 +183,7 @@ def _values(write: Write, adapter: Any, seed: int, rng: str, device: Any) -> Ite
             yield realize(adapter, piece.plan, seed=seed, dtype=dtype, device=device, rng="portable",
                           stream=piece.stream)  # fmt: skip
         else:
-            native = _derived_seed(seed, f"{write.param.name}[{piece.part}]")
+            native = _derived_seed(seed, f"{write.param.name}[{piece.seed_part}]")
             yield realize(adapter, piece.plan, seed=native, dtype=dtype, device=device)
 
 
@@ -222,6 +223,9 @@ def init_(
     chosen = winit.recipe("keras" if recipe is None else recipe)
     root = check_seed(random.randint(1, int(1e9)) if seed is None else seed)
     walker = _Walker(model)
+    branch_parts_of = branch_parts(model)
+    for param in walker.params:  # residual branches' convs: part branch/branch_out, their L and m
+        param.part, param.sizes = branch_parts_of.get(id(param.handle), (param.part, param.sizes))
     writes = plan_model(walker.params, chosen, winit.recipe("keras"), rules, walker.found(), sizes)
 
     adapter = winit.backend(_ADAPTERS[backend])

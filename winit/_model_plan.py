@@ -17,8 +17,8 @@ import dataclasses
 import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
 
 from winit._recipes import Recipe
 from winit._registry import get
@@ -32,6 +32,10 @@ Rules: TypeAlias = "Mapping[str | Role, str | Scheme] | None"
 #: Sizes read from the model, each overridable by the caller's keyword of the same name.
 INFERRED = ("L", "d", "d_ff", "h", "d_kv")
 _OUTSIDE = (Role.EMBEDDING, Role.POSITIONAL, Role.HEAD)
+#: the part of a residual branch's convs other than its last (Fixup scales these by L^(-1/(2m-2)))
+BRANCH: Final = "branch"
+#: the part of a residual branch's last conv (Fixup and ZerO zero it)
+BRANCH_OUT: Final = "branch_out"
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Param:
     hidden: int | None = None  # RNN hidden size
     kind: str = ""  # the layer's kind marker (MHA: a multi-head-attention layer): recipes may key laws on it
     blocks: int = 1  # equal blocks fused along the output axis in torch's layout (3: MHA's in_proj_weight)
+    sizes: dict[str, int] = field(default_factory=dict)  # its own sizes (a residual branch's L and m)
 
     def _rest(self) -> list[int]:
         return [a for a in range(len(self.shape)) if a not in self.out_axes and a not in self.in_axes]
@@ -94,6 +99,11 @@ class Piece:
     shape: tuple[int, ...]
     lr_multiplier: float = 1.0
 
+    @property
+    def seed_part(self) -> str:
+        """The part a native seed reads: never a branch part, so marking a branch leaves its draws as they were."""
+        return "" if self.part in (BRANCH, BRANCH_OUT) else self.part
+
 
 @dataclass
 class Write:
@@ -111,7 +121,7 @@ class Write:
         """The report rows: one per piece, shapes and layout as stored, fans as the plan counted them."""
         rows = []
         for piece in self.pieces:
-            part = piece.part if len(self.pieces) > 1 else ""
+            part = piece.part if len(self.pieces) > 1 or piece.part == BRANCH_OUT else ""  # shown: zeroed
             if piece.plan is None:
                 row = InitRecord.keep(self.param.name, self.param.layer, self.param.shape, part)
             else:
@@ -232,7 +242,8 @@ def _unit_keys(params: list[Param]) -> dict[int, str]:
         if p.tensor in ("scale", "offset"):
             keys[p.unit] = "norm"
         elif p.tensor == "weight" and p.role is not None:
-            keys[p.unit] = p.role.value + (f".{p.part}" if p.part and not p.gates else "")
+            named = p.part and not p.gates and p.part not in (BRANCH, BRANCH_OUT)  # as torch names them
+            keys[p.unit] = p.role.value + (f".{p.part}" if named else "")
     for p in params:
         keys.setdefault(p.unit, p.role.value if p.role is not None else "bias")
     return keys
@@ -364,7 +375,8 @@ def plan_model(
     for p in params:
         role = p.role or Role.OTHER
         fan_in, fan_out = weights.get(p.unit, p).fans()
-        local = {"fan_in": fan_in, "fan_out": fan_out, **context}
+        own = {k: v for k, v in weights.get(p.unit, p).sizes.items() if k not in sizes}
+        local = {"fan_in": fan_in, "fan_out": fan_out, **context, **own}  # a branch's L over the blocks' L
         if p.block is not None:
             local.setdefault("l", p.block)
         if p.hidden is not None:

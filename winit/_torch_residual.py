@@ -22,12 +22,11 @@ from typing import Any, Final, Protocol
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from winit._model_plan import BRANCH, BRANCH_OUT
 from winit._roles import Role
 
-#: the part of a residual branch's convs other than its last (Fixup scales these by L^(-1/(2m-2)))
-BRANCH: Final = "branch"
-#: the part of a residual branch's last conv (Fixup and ZerO zero it)
-BRANCH_OUT: Final = "branch_out"
+__all__ = ["BRANCH", "BRANCH_OUT", "mark_branches", "residual_branches"]
+
 _SHORTCUT_HINTS: Final = ("shortcut", "downsample", "skip", "proj", "residual", "identity")
 
 _Reading = tuple[tuple[_ConvNd, ...], "_ConvNd | None"]  # (branch chain, shortcut conv)
