@@ -102,7 +102,9 @@ def residual_branches(model: Any) -> list[tuple[Any, ...]]:
             if not isinstance(op, _MERGES):
                 continue
             for node in op._inbound_nodes:
-                chain = _branch([t for t in keras.tree.flatten(node.input_tensors) if hasattr(t, "_keras_history")])
+                chain = _branch(
+                    [t for t in keras.tree.flatten(node.input_tensors) if hasattr(t, "_keras_history")]
+                )
                 if chain and not taken & {id(c) for c in chain}:
                     taken |= {id(c) for c in chain}
                     out.append(chain)
