@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from itertools import pairwise
-from typing import Any, Final
+from typing import Any
 
 from flax import nnx
 
 from winit._model_plan import BRANCH, BRANCH_OUT
-
-_SHORTCUT_HINTS: Final = ("shortcut", "downsample", "skip", "proj", "residual", "identity")
-_Reading = tuple[tuple[Any, ...], Any]  # (branch chain, shortcut conv or None)
+from winit._residual import branches
 
 
 def _items(node: Any) -> list[tuple[str, Any]]:
@@ -49,8 +46,8 @@ def _convs(block: Any) -> list[Any]:
     return [m for _, m in _walk(block) if isinstance(m, nnx.Conv)]
 
 
-def _chains(convs: tuple[Any, ...]) -> bool:
-    return all(b.in_features == a.out_features for a, b in pairwise(convs))
+def _widths(conv: Any) -> tuple[int, int]:
+    return conv.in_features, conv.out_features
 
 
 def _units(root: Any) -> list[Any]:
@@ -68,61 +65,12 @@ def _units(root: Any) -> list[Any]:
     return list(out.values())
 
 
-def _without_gates(block: Any, chain: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``chain`` less squeeze-excitation's reduce/expand: a child's convs after the first, closing on their width."""
-    for _, sub in _walk(block):
-        inner = tuple(c for c in _convs(sub) if any(c is x for x in chain)) if sub is not block else ()
-        closed = bool(inner) and inner[0].in_features == inner[-1].out_features
-        if closed and 2 <= len(inner) < len(chain) and inner[0] is not chain[0] and _chains(inner):
-            chain = tuple(c for c in chain if not any(c is x for x in inner))
-    return chain
-
-
-def _readings(block: Any, convs: list[Any]) -> list[_Reading]:
-    """Every (chain, shortcut) the widths allow: an identity shortcut (in = out) or one conv beside."""
-    out: list[_Reading] = []
-    for skip in (None, *convs):
-        chain = tuple(c for c in convs if c is not skip)
-        if len(chain) < 2 or not _chains(chain):
-            continue
-        if skip is None:
-            fits = chain[0].in_features == chain[-1].out_features
-        else:
-            fits = (skip.in_features, skip.out_features) == (chain[0].in_features, chain[-1].out_features)
-        chain = _without_gates(block, chain) if fits else ()
-        if len(chain) >= 2:
-            out.append((chain, skip))
-    return out
-
-
 def residual_branches(root: Any) -> list[tuple[Any, ...]]:
     """The branch convs of every residual block of ``root``, in definition order (the last is the branch's output)."""
     units = [u for u in _units(root) if len(_convs(u)) >= 2]
     ids = {id(u) for u in units}
     blocks = [u for u in units if not any(id(k) in ids for _, k in _walk(u) if k is not u)]  # innermost
-    paths = {id(b): {id(m): name for name, m in _walk(b)} for b in blocks}
-    readings = {id(b): _readings(b, _convs(b)) for b in blocks}
-    agreed: dict[type, Counter[str]] = {}
-    for block in blocks:
-        if len(readings[id(block)]) == 1:
-            last = readings[id(block)][0][0][-1]
-            agreed.setdefault(type(block), Counter())[paths[id(block)][id(last)]] += 1
-    out = []
-    for block in blocks:
-        found, path = readings[id(block)], paths[id(block)]
-        if len(found) > 1:
-            said = agreed.get(type(block), Counter())
-            found = [r for r in found if said[path[id(r[0][-1])]]] or found
-        if len(found) > 1:  # names last: a shortcut under an attribute named like one, else none (identity)
-            named = [
-                r
-                for r in found
-                if r[1] is not None and any(h in path[id(r[1])].lower() for h in _SHORTCUT_HINTS)
-            ]
-            found = named or [r for r in found if r[1] is None]
-        if len(found) == 1:
-            out.append(found[0][0])
-    return out
+    return branches(blocks, _walk, _convs, _widths)
 
 
 def branch_parts(root: Any) -> dict[int, tuple[str, dict[str, int]]]:

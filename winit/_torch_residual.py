@@ -16,20 +16,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from itertools import pairwise
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
 from winit._model_plan import BRANCH, BRANCH_OUT
+from winit._residual import branches
 from winit._roles import Role
 
 __all__ = ["BRANCH", "BRANCH_OUT", "mark_branches", "residual_branches"]
-
-_SHORTCUT_HINTS: Final = ("shortcut", "downsample", "skip", "proj", "residual", "identity")
-
-_Reading = tuple[tuple[_ConvNd, ...], "_ConvNd | None"]  # (branch chain, shortcut conv)
 
 
 class _Slot(Protocol):
@@ -56,36 +52,12 @@ def _convs(block: nn.Module) -> list[_ConvNd]:
     return [sub for sub in block.modules() if isinstance(sub, _ConvNd)]
 
 
-def _chains(convs: tuple[_ConvNd, ...]) -> bool:
-    return all(b.in_channels == a.out_channels for a, b in pairwise(convs))
+def _walk(block: nn.Module) -> list[tuple[str, nn.Module]]:
+    return list(block.named_modules())
 
 
-def _without_gates(block: nn.Module, chain: tuple[_ConvNd, ...]) -> tuple[_ConvNd, ...]:
-    """``chain`` less its side gates: a child's convs that leave the width as they found it, after the chain's
-    first conv (squeeze-excitation's reduce/expand in RegNet, EfficientNet, SE-ResNet), which scale the branch."""
-    for sub in block.modules():
-        inner = tuple(c for c in _convs(sub) if c in chain) if sub is not block else ()
-        closed = bool(inner) and inner[0].in_channels == inner[-1].out_channels
-        if closed and 2 <= len(inner) < len(chain) and inner[0] is not chain[0] and _chains(inner):
-            chain = tuple(c for c in chain if c not in inner)
-    return chain
-
-
-def _readings(block: nn.Module, convs: list[_ConvNd]) -> list[_Reading]:
-    """Every (chain, shortcut) the channel counts allow: an identity shortcut (in = out) or one conv beside."""
-    out: list[_Reading] = []
-    for skip in (None, *convs):
-        chain = tuple(c for c in convs if c is not skip)
-        if len(chain) < 2 or not _chains(chain):
-            continue
-        if skip is None:
-            fits = chain[0].in_channels == chain[-1].out_channels
-        else:
-            fits = (skip.in_channels, skip.out_channels) == (chain[0].in_channels, chain[-1].out_channels)
-        chain = _without_gates(block, chain) if fits else ()
-        if len(chain) >= 2:
-            out.append((chain, skip))
-    return out
+def _widths(conv: _ConvNd) -> tuple[int, int]:
+    return conv.in_channels, conv.out_channels
 
 
 def residual_branches(model: nn.Module) -> list[tuple[_ConvNd, ...]]:
@@ -95,30 +67,7 @@ def residual_branches(model: nn.Module) -> list[tuple[_ConvNd, ...]]:
     ]
     ids = {id(u) for u in units}
     blocks = [u for u in units if not any(id(k) in ids for k in u.modules() if k is not u)]  # innermost
-    paths = {id(block): {id(sub): name for name, sub in block.named_modules()} for block in blocks}
-    readings = {id(block): _readings(block, _convs(block)) for block in blocks}
-    # the branch output's path in same-type blocks with one reading: decides where shapes allow two
-    agreed: dict[type[nn.Module], Counter[str]] = {}
-    for block in blocks:
-        if len(readings[id(block)]) == 1:
-            last = readings[id(block)][0][0][-1]
-            agreed.setdefault(type(block), Counter())[paths[id(block)][id(last)]] += 1
-    out = []
-    for block in blocks:
-        found, path = readings[id(block)], paths[id(block)]
-        if len(found) > 1:
-            said = agreed.get(type(block), Counter())
-            found = [r for r in found if said[path[id(r[0][-1])]]] or found
-        if len(found) > 1:  # names last: a shortcut under a child named like one, else none (identity)
-            named = [
-                r
-                for r in found
-                if r[1] is not None and any(h in path[id(r[1])].lower() for h in _SHORTCUT_HINTS)
-            ]
-            found = named or [r for r in found if r[1] is None]
-        if len(found) == 1:
-            out.append(found[0][0])
-    return out
+    return branches(blocks, _walk, _convs, _widths)
 
 
 def mark_branches(
