@@ -10,7 +10,6 @@ shared planning is :mod:`winit._model_plan`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -33,7 +32,7 @@ from winit._model_plan import (
     plan_model,
 )
 from winit._report import InitReport
-from winit._roles import Role
+from winit._roles import Role, name_seed
 from winit._validate import choice
 from winit.backends._common import check_seed
 from winit.backends._router import realize
@@ -185,11 +184,6 @@ class _Walker:
             self.visit(child, at(key))
 
 
-def _derived_seed(root: int, name: str) -> int:
-    """A native seed per parameter: the first 63 bits of blake2b(f"{root}/{name}")."""
-    return int.from_bytes(hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest(), "big") >> 1
-
-
 def _value(write: Write, dtype: Any, root: int, rng: str) -> jax.Array:
     """The parameter's new value: each piece drawn in the canonical layout, joined, moved to the storage layout."""
     parts = []
@@ -200,7 +194,7 @@ def _value(write: Write, dtype: Any, root: int, rng: str) -> jax.Array:
                 realize(ADAPTER, piece.plan, seed=root, dtype=dtype, rng="portable", stream=piece.stream)
             )
         else:
-            seed = _derived_seed(root, f"{write.param.name}[{piece.seed_part}]")
+            seed = name_seed(root, f"{write.param.name}[{piece.seed_part}]")
             parts.append(realize(ADAPTER, piece.plan, seed=seed, dtype=dtype))
     canonical = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=0)
     shape, perm = write.param.storage()

@@ -9,7 +9,6 @@ planning is :mod:`winit._model_plan`.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from winit._model_plan import (
     plan_model,
 )
 from winit._report import InitReport
-from winit._roles import Role
+from winit._roles import Role, name_seed
 from winit._validate import choice
 from winit.backends._common import check_seed
 from winit.backends._router import realize
@@ -169,12 +168,6 @@ def _is_conv(layer: Any) -> bool:
     return isinstance(layer, BaseConv)
 
 
-def _derived_seed(root: int, name: str) -> int:
-    """A native seed per variable: the first 31 bits of blake2b(f"{root}/{name}") (every backend takes it)."""
-    digest = hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 33
-
-
 def _values(write: Write, adapter: Any, seed: int, rng: str, device: Any) -> Iterator[Any]:
     dtype = keras.backend.standardize_dtype(write.param.handle.dtype)
     for piece in write.pieces:
@@ -183,7 +176,7 @@ def _values(write: Write, adapter: Any, seed: int, rng: str, device: Any) -> Ite
             yield realize(adapter, piece.plan, seed=seed, dtype=dtype, device=device, rng="portable",
                           stream=piece.stream)  # fmt: skip
         else:
-            native = _derived_seed(seed, f"{write.param.name}[{piece.seed_part}]")
+            native = name_seed(seed, f"{write.param.name}[{piece.seed_part}]", bits=31)
             yield realize(adapter, piece.plan, seed=native, dtype=dtype, device=device)
 
 

@@ -7,6 +7,7 @@ parameter as the model's own constructor set it.
 
 from __future__ import annotations
 
+import hashlib
 from enum import Enum
 from typing import Final
 
@@ -45,6 +46,16 @@ class Role(str, Enum):
     RECURRENT_INPUT = "recurrent_input"  # RNN input-to-hidden weights
     DENSE = "dense"  # any other weight matrix
     OTHER = "other"  # parameters with laws of their own (Mamba A_log, D, logit scales): kept by default
+
+
+def name_seed(root: int, name: str, bits: int = 63) -> int:
+    """A native seed per parameter name: the first ``bits`` bits of blake2b(f"{root}/{name}"), 8 bytes.
+
+    Each parameter draws from its own seed, so adding a layer elsewhere leaves it as it was; torch and
+    Flax take 63 bits, Keras 31 (every Keras backend accepts it).
+    """
+    digest = hashlib.blake2b(f"{root}/{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> (64 - bits)
 
 
 def canonical_stream(

@@ -6,7 +6,6 @@ process holds, DTensor-aware) is passed in so that it stays one function of that
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from typing import Final, Protocol
@@ -14,6 +13,7 @@ from typing import Final, Protocol
 import torch
 from torch import Tensor
 
+from winit._roles import name_seed
 from winit._schemes import Plan
 from winit.backends._common import check_fits, dtype_name, sample
 from winit.backends._portable import realize_block, stream_id
@@ -47,9 +47,8 @@ class Piece(Protocol):
 
 def stream(seed: int, name: str, device: torch.device) -> torch.Generator:
     """A generator for parameter ``name``: seeded with the first 63 bits of blake2b(f"{seed}/{name}")."""
-    digest = hashlib.blake2b(f"{seed}/{name}".encode(), digest_size=8).digest()
     generator = torch.Generator(device=device)
-    generator.manual_seed(int.from_bytes(digest, "big") >> 1)
+    generator.manual_seed(name_seed(seed, name))
     return generator
 
 
