@@ -811,15 +811,15 @@ def test_meta_model_is_materialized_and_written_exactly_once(monkeypatch: pytest
                     cls, method, lambda self, _m=method: resets.append(f"{type(self).__name__}.{_m}")
                 )
     writes: list[Any] = []
-    import winit._torch_model as torch_model
+    import winit._torch_write as torch_write
 
-    realize = torch_model.realize  # init_'s one native write path (realize_into's draw, its checks done once)
+    realize = torch_write.realize  # init_'s one native write path (realize_into's draw, its checks done once)
 
     def counting(plan: Any, out: Any, stream: Any, given: Any) -> Any:
         writes.append(out)
         return realize(plan, out, stream, given)
 
-    monkeypatch.setattr(torch_model, "realize", counting)
+    monkeypatch.setattr(torch_write, "realize", counting)
     model, report = wt.init_(model, device="cpu", seed=4)
 
     assert resets == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any, Final, TypeAlias, cast
 
 import torch
@@ -45,7 +46,7 @@ from winit._torch_rules import (
     _Rule,
     _Rules,
 )
-from winit._torch_write import copy_block, realize, small_draw, write_portable
+from winit._torch_write import DenseBlocks, Job, run_jobs, small_draw, write_native, write_portable
 from winit._torch_write import stream as stream_for
 from winit._validate import choice
 from winit.backends._common import check_seed
@@ -313,6 +314,17 @@ def _tie_rows(
     ]
 
 
+def _parallel_safe(param: Tensor) -> bool:
+    """A plain CPU tensor: its native draw may run on a worker thread (not a DTensor or an accelerator's)."""
+    return param.device.type == "cpu" and not hasattr(param, "device_mesh")
+
+
+def _write_pieces(pieces: list[_Piece], stream: torch.Generator | None, dense_blocks: DenseBlocks) -> None:
+    """One parameter's native draws, block after block from its own generator."""
+    for piece in pieces:
+        write_native(cast(Plan, piece.plan), piece.target(), stream, None, dense_blocks)
+
+
 def _init_bare(
     bare: nn.Module,
     rules: _Rules,
@@ -359,8 +371,9 @@ def _init_bare(
         setattr(alias.module, alias.attr, getattr(owner.module, owner.attr))
 
     records: list[InitRecord] = []
-    dense_blocks: dict[tuple[tuple[int, ...], torch.dtype, torch.device], Tensor] = {}
+    dense_blocks: DenseBlocks = {}
     batch: dict[torch.device, list[Draw]] = {}  # small portable draws, per device
+    jobs: list[Job] = []  # native draws on generators of their own, run over the CPU threads below
     with torch.no_grad():
         for owner, pieces in planned:
             layer = type(owner.module).__name__
@@ -368,36 +381,33 @@ def _init_bare(
             if owner.parametrized and id(owner) in is_drawn:
                 like = owner.original()
                 staging = torch.empty(owner.shape, dtype=like.dtype, device=like.device)
-            stream: torch.Generator | None = generator
-            if (
-                root_seed is not None and rng == "native" and id(owner) in is_drawn
-            ):  # one stream for all its blocks
-                where = owner.module._parameters[owner.attr] if staging is None else staging
-                stream = stream_for(root_seed, owner.name, cast(Tensor, where).device)
-            for piece in pieces:
-                records.append(piece.record(owner.name, layer, owner.shape))
-                if piece.plan is None:
-                    continue  # kept as constructed
-                if rng == "portable" and root_seed is not None:
-                    param = owner.module._parameters[owner.attr] if staging is None else staging
-                    held = cast(Tensor, param)
-                    draw = None if staging is not None else small_draw(piece, piece.plan, held, _local_block)
+            records += [piece.record(owner.name, layer, owner.shape) for piece in pieces]
+            drawn_pieces = [
+                piece for piece in pieces if piece.plan is not None
+            ]  # the others kept as constructed
+            if not drawn_pieces:
+                pass
+            elif rng == "portable" and root_seed is not None:
+                param = cast(Tensor, owner.module._parameters[owner.attr] if staging is None else staging)
+                for piece in drawn_pieces:
+                    draw = (
+                        None
+                        if staging is not None
+                        else small_draw(piece, cast(Plan, piece.plan), param, _local_block)
+                    )
                     if draw is not None:  # drawn below, with the other small tensors, in one pass
-                        batch.setdefault(cast(Tensor, param).device, []).append(draw)
+                        batch.setdefault(param.device, []).append(draw)
                     else:
                         write_portable(piece, piece.plan, root_seed, param, _local_block)  # type: ignore[arg-type]
+            else:
+                where = cast(Tensor, owner.module._parameters[owner.attr] if staging is None else staging)
+                stream = generator if root_seed is None else stream_for(root_seed, owner.name, where.device)
+                if root_seed is not None and staging is None and _parallel_safe(where):
+                    jobs.append((where.numel(), partial(_write_pieces, drawn_pieces, stream)))
                 else:
-                    target = piece.target() if staging is None else piece.of(staging)
-                    if target.is_contiguous():
-                        realize(piece.plan, target, stream, generator)
-                    else:  # a column block: torch samples strided views element by element, ~10x slower
-                        kind = (tuple(target.shape), target.dtype, target.device)
-                        dense = dense_blocks.get(kind)
-                        if dense is None:  # one buffer per block shape (GPT-2's q, k, v of every layer)
-                            dense = dense_blocks[kind] = torch.empty(
-                                kind[0], dtype=target.dtype, device=target.device
-                            )
-                        copy_block(target, realize(piece.plan, dense, stream, generator))
+                    for piece in drawn_pieces:  # one stream for all its blocks, in order
+                        target = piece.target() if staging is None else piece.of(staging)
+                        write_native(cast(Plan, piece.plan), target, stream, generator, dense_blocks)
             if staging is not None:
                 vectors = (
                     generator
@@ -409,6 +419,7 @@ def _init_bare(
                 else:
                     setattr(owner.module, owner.attr, staging)  # through right_inverse
                     refresh_power_iteration(owner, vectors)
+        run_jobs(jobs)
         for place, draws in batch.items():
             realize_many(ADAPTER, cast(int, root_seed), place, draws)
         records += _tie_rows(planned, aliases)

@@ -7,7 +7,10 @@ process holds, DTensor-aware) is passed in so that it stays one function of that
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol
 
 import torch
@@ -17,6 +20,7 @@ from winit._roles import name_seed
 from winit._schemes import Plan
 from winit.backends._common import check_fits, dtype_name, sample
 from winit.backends._portable import realize_block, stream_id
+from winit.backends._portable.engine import portable_threads
 from winit.backends._portable_batch import Draw, batchable
 from winit.backends.torch import ADAPTER
 
@@ -80,6 +84,73 @@ def copy_block(target: Tensor, dense: Tensor) -> None:
     for start in range(0, target.shape[0], rows):
         length = min(rows, target.shape[0] - start)
         target.narrow(0, start, length).copy_(dense.narrow(0, start, length))
+
+
+#: the elements a parameter-parallel native write must draw in all before a second thread pays for itself
+_PARALLEL_MIN: Final = 1 << 20
+_pool_lock = threading.Lock()
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+#: a native write: (its elements, a function drawing it with the caller's buffers for column blocks)
+DenseBlocks = dict[tuple[tuple[int, ...], torch.dtype, torch.device], Tensor]
+Job = tuple[int, Callable[[DenseBlocks], None]]
+
+
+def write_native(plan: Plan, target: Tensor, stream: torch.Generator | None, given: torch.Generator | None,
+                 dense_blocks: DenseBlocks) -> None:  # fmt: skip
+    """Draw ``plan`` into ``target``; a strided column block through a dense buffer of ``dense_blocks``."""
+    if target.is_contiguous():
+        realize(plan, target, stream, given)
+        return
+    kind = (tuple(target.shape), target.dtype, target.device)  # torch samples strided views ~10x slower
+    dense = dense_blocks.get(kind)
+    if dense is None:  # one buffer per block shape (GPT-2's q, k, v of every layer)
+        dense = dense_blocks[kind] = torch.empty(kind[0], dtype=target.dtype, device=target.device)
+    copy_block(target, realize(plan, dense, stream, given))
+
+
+def run_jobs(jobs: Sequence[Job]) -> None:
+    """Run native writes, each on its own generator, over torch's CPU threads (``WINIT_NUM_THREADS`` caps).
+
+    torch's CPU ``normal_``/``uniform_`` are serial (one Mersenne Twister), but parameters seeded by
+    name are independent: largest first, each to the least loaded thread (the caller is one), so a
+    model's draws use every core. Values do not depend on it: each job writes its own tensor from its
+    own generator.
+    """
+    threads = min(portable_threads(torch.get_num_threads()), len(jobs))
+    if threads <= 1 or sum(size for size, _ in jobs) < _PARALLEL_MIN:
+        buffers: DenseBlocks = {}
+        for _, job in jobs:
+            job(buffers)
+        return
+    parts: list[list[Callable[[DenseBlocks], None]]] = [[] for _ in range(threads)]
+    loads = [0] * threads
+    for size, job in sorted(jobs, key=lambda item: -item[0]):
+        least = loads.index(min(loads))
+        parts[least].append(job)
+        loads[least] += size
+
+    def work(part: list[Callable[[DenseBlocks], None]]) -> None:
+        own: DenseBlocks = {}
+        with torch.no_grad():  # grad mode is per thread: a worker starts with it on
+            for job in part:
+                job(own)
+
+    futures = [_pool(threads - 1).submit(work, part) for part in parts[1:]]
+    try:
+        work(parts[0])
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` workers kept for later calls; keyed by process (a fork has no threads)."""
+    key = (os.getpid(), threads)
+    with _pool_lock:
+        if key not in _pools:
+            _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="winit-init")
+        return _pools[key]
 
 
 def small_draw(piece: Piece, plan: Plan, param: Tensor, local_block: LocalBlock) -> Draw | None:
