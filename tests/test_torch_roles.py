@@ -281,3 +281,39 @@ def test_explain_model_plans_a_meta_model_without_allocating() -> None:
         for line in lines
     )
     assert main(["explain-model", "no_colon"], out=io.StringIO()) == 2
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.up, self.down = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+
+
+class _HeadFirst(nn.Module):
+    """The readout defined before the stem and the blocks: definition order does not say it reads last."""
+
+    def __init__(self, head_first: bool) -> None:
+        super().__init__()
+        if head_first:
+            self.head = nn.Linear(16, 10)
+        self.stem = nn.Linear(12, 16)
+        self.blocks = nn.ModuleList(_Block(16) for _ in range(3))
+        if not head_first:
+            self.head = nn.Linear(16, 10)
+
+
+@pytest.mark.parametrize("head_first", [True, False])
+def test_a_readout_is_a_head_wherever_it_is_defined(head_first: bool) -> None:
+    report = wt.explain_model(_HeadFirst(head_first))
+    assert report["head.weight"].role == "head" and report["stem.weight"].role == "dense"
+    _, zeroed = wt.init_(_HeadFirst(head_first), seed=0, recipe="fixup")
+    assert zeroed["head.weight"].scheme == "zeros"
+
+
+def test_an_ambiguous_readout_is_left_dense() -> None:
+    """Two Linears defined first that both read d and write another width: neither is guessed a head."""
+    model = _HeadFirst(head_first=True)
+    model.stem = nn.Linear(16, 12)  # reads d too: no longer one candidate
+    report = wt.explain_model(model)
+    assert report["head.weight"].role == "dense" and report["stem.weight"].role == "dense"

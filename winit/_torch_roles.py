@@ -428,12 +428,13 @@ def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], S
         if is_norm(sub, tree) and (w := _norm_width(sub)) is not None:
             widths.add(w)
     last_block = max((i for i, (_, m) in enumerate(tree.order) if m in stacks), default=-1)
+    outside: list[tuple[int, _Lin]] = []  # Linear-likes outside the stacks, with their place in the walk
     for position, (prefix, sub) in enumerate(tree.order):
         place = block_of.get(id(sub), (None, None))
         for lin in _linears(sub, tree):
             key = (id(lin.module), lin.attr)
             if key not in slots:
-                lin.slot.role = Role.HEAD if 0 <= last_block < position else Role.DENSE
+                outside.append((position, lin))
                 slots[key] = lin.slot
         for attr, param in tree.params(sub):
             key = (id(sub), attr)
@@ -446,6 +447,8 @@ def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], S
             slot = _classify(prefix, sub, attr, param, widths, tree)
             slot.layer, slot.layers = place
             slots[key] = slot
+    for lin in _heads(outside, last_block, tree):
+        lin.slot.role = Role.HEAD
     for _, sub in tree.order:  # torch's MHA resets its parameters its own way (xavier, zero biases)
         if isinstance(sub, nn.MultiheadAttention):
             for owner in (sub, sub.out_proj):
@@ -453,6 +456,29 @@ def infer(model: nn.Module, tree: Tree | None = None) -> dict[tuple[int, str], S
                     if (id(owner), attr) in slots:
                         slots[(id(owner), attr)].kind = MHA_KV if attr in ("bias_k", "bias_v") else MHA
     return slots
+
+
+def _heads(outside: list[tuple[int, _Lin]], last_block: int, tree: Tree) -> list[_Lin]:
+    """The readouts: Linear-likes outside the stacks defined after the last block; where none is, the
+    one (if only one) that reads the last block's width d and writes another (a head defined first;
+    a stem writes d)."""
+    if last_block < 0:
+        return []
+    after = [lin for position, lin in outside if position > last_block]
+    if after:
+        return after
+    width = _output_width(tree.order[last_block][1], tree)
+    reads = [lin for _, lin in outside if lin.n_in == width and lin.n_out != width]
+    return reads if len(reads) == 1 else []
+
+
+def _output_width(block: nn.Module, tree: Tree) -> int | None:
+    """The width a block writes: its last norm's, else its last Linear-like's output features."""
+    norms = [w for sub in tree.subtree(block) if is_norm(sub, tree) and (w := _norm_width(sub)) is not None]
+    if norms:
+        return norms[-1]
+    outs = [lin.n_out for sub in tree.subtree(block) for lin in _linears(sub, tree)]
+    return outs[-1] if outs else None
 
 
 def _classify(
