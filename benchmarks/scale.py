@@ -3,16 +3,17 @@
 ``python -m benchmarks.scale --json out.json [--quick]``.
 
 Per model (HF ``GPT2LMHeadModel`` with GPT2Config's defaults: GPT-2 small; ``BertForMaskedLM`` with
-BertConfig's defaults: BERT-base; ``ResNetForImageClassification`` at ResNet-50 size: bottleneck
-blocks [3, 4, 6, 3], widths 256–2048), on one constructed model, interleaved rounds of:
-``init_`` = ``winit.torch.init_(model, seed=0)``; ``hand`` = a loop of ``torch.nn.init`` calls over
-the same parameters with the same laws (read from init_'s own report: normal_/uniform_/trunc_normal_
-with its std, zeros_/ones_/constant_, orthogonal_; kept parameters skipped); ``portable`` =
-``init_(model, seed=0, rng="portable")``; and, each on a new model, ``construct`` = build + init_
-against ``meta`` = build on the meta device + init_(device="cpu"). Ratios are medians over rounds of
-the paired ratios (``portable_over_native``: portable over init_ of the same round). ``load``: the
-1-minute load average before and after the model's rounds (other work on the machine slows every
-way alike only roughly).
+BertConfig's defaults: BERT-base; ``ResNetForImageClassification`` at ResNet-50 size: bottleneck blocks
+[3, 4, 6, 3], widths 256–2048), on one constructed model, interleaved rounds of: ``init_`` =
+``winit.torch.init_(model, seed=0)`` (its parameters drawn on torch's CPU threads at once); ``init_1t``
+= the same with WINIT_NUM_THREADS=1 (one after another, as the hand loop); ``hand`` = a loop of
+``torch.nn.init`` calls over the same parameters with the same laws (read from init_'s own report:
+normal_/uniform_/trunc_normal_ with its std, zeros_/ones_/constant_, orthogonal_; kept parameters
+skipped); ``portable`` = ``init_(model, seed=0, rng="portable")``; and, each on a new model,
+``construct`` = build + init_ against ``meta`` = build on the meta device + init_(device="cpu"). Ratios
+are medians over rounds of the paired ratios (``portable_over_native``: portable over init_ of the same
+round). ``load``: the 1-minute load average before and after the model's rounds (other work on the
+machine slows every way alike only roughly).
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def hand_loop(model: Any, report: Any) -> Callable[[], None]:
     return run
 
 
+def one_thread(call: Callable[[], Any]) -> Any:
+    """``call()`` with WINIT_NUM_THREADS=1: init_ drawing its parameters one after another, as the hand loop."""
+    before = os.environ.get("WINIT_NUM_THREADS")
+    os.environ["WINIT_NUM_THREADS"] = "1"
+    try:
+        return call()
+    finally:
+        if before is None:
+            del os.environ["WINIT_NUM_THREADS"]
+        else:
+            os.environ["WINIT_NUM_THREADS"] = before
+
+
 def measure(name: str, build: Callable[[], Any], repeats: int) -> dict[str, Any]:
     """init_ vs the hand loop on one model, then construct + init_ vs meta + init_."""
     import torch
@@ -117,6 +131,7 @@ def measure(name: str, build: Callable[[], Any], repeats: int) -> dict[str, Any]
         hand = hand_loop(model, report)
         ways = {
             "init_": lambda: wt.init_(model, seed=0),
+            "init_1t": lambda: one_thread(lambda: wt.init_(model, seed=0)),
             "hand": hand,
             "portable": lambda: wt.init_(model, seed=0, rng="portable"),
         }
@@ -140,6 +155,7 @@ def measure(name: str, build: Callable[[], Any], repeats: int) -> dict[str, Any]
         "repeats": repeats,
         "timings": {key: {"median": t.median, "runs": list(t.runs)} for key, t in {**same, **ways}.items()},
         "init_over_hand": paired_ratio(same["init_"].runs, same["hand"].runs),
+        "init_1t_over_hand": paired_ratio(same["init_1t"].runs, same["hand"].runs),
         "portable_over_native": paired_ratio(same["portable"].runs, same["init_"].runs),
         "meta_over_construct": paired_ratio(ways["meta"].runs, ways["construct"].runs),
         "load": [load_before, os.getloadavg()[0]],

@@ -331,6 +331,8 @@ def scale_table(scale: dict[str, Any]) -> Table:
             "init_ s",
             "hand loop s",
             "init_/hand",
+            "1 thread/hand",
+            "portable/init_",
             "construct+init_ s",
             "meta+init_ s",
             "meta/construct",
@@ -347,7 +349,8 @@ def scale_table(scale: dict[str, Any]) -> Table:
         t = result["timings"]
         table.rows.append([
             key, f"{result['parameters']:,}", f"{t['init_']['median']:.3f}", f"{t['hand']['median']:.3f}",
-            f"{result['init_over_hand']:.3f}", f"{t['construct']['median']:.3f}", f"{t['meta']['median']:.3f}",
+            f"{result['init_over_hand']:.3f}", f"{result.get('init_1t_over_hand', math.nan):.3f}",
+            f"{result['portable_over_native']:.2f}", f"{t['construct']['median']:.3f}", f"{t['meta']['median']:.3f}",
             f"{result['meta_over_construct']:.3f}",
         ])  # fmt: skip
     notes.append("ratios are medians of paired rounds (interleaved, order alternating)")

@@ -180,8 +180,9 @@ def init_(
     so the effective weight is the draw; spectral_norm: the original is the draw, ``_u``/``_v``
     redrawn and iterated). BatchNorm running statistics of the norms written are reset.
     ``seed``: each parameter draws from its own generator seeded from (seed, qualified name), so
-    layers elsewhere do not change it; ``generator``: one stream in module order; neither: torch's
-    global RNG. Meta tensors (a model built under ``torch.device("meta")`` or
+    layers elsewhere do not change it (on CPU, different parameters are drawn on torch's threads at
+    once, ``WINIT_NUM_THREADS`` at most; the values are the serial loop's); ``generator``: one stream
+    in module order; neither: torch's global RNG. Meta tensors (a model built under ``torch.device("meta")`` or
     :func:`winit.torch.deferred_init`) are allocated on ``device`` one by one, real ones are left as
     they are (moved to ``device``); a meta buffer or kept parameter is recomputed (norm statistics;
     a transformers model's own ``_init_weights``) or refused by name before anything is written.
