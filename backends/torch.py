@@ -174,7 +174,11 @@ class TorchAdapter(Adapter):
         )  # fmt: skip
         # On CPU (unless torch.compile was asked for) the fused kernel (numba) when it imports: it
         # fills a NumPy array that torch.from_numpy shares without a copy.
-        return eager if not cpu or compiled is not None else fused_or_eager(eager, torch.from_numpy, threads)
+        return (
+            eager
+            if not cpu or compiled is not None
+            else fused_or_eager(eager, torch.from_numpy, threads, _numpy_view)
+        )
 
     def portable_scope(self, device: torch.device | None) -> AbstractContextManager[None]:
         """On CPU the draw runs on this thread alone (:func:`on_this_thread`).
@@ -290,6 +294,15 @@ class TorchAdapter(Adapter):
             if result is not out:  # structured laws build a new tensor
                 out.copy_(result)
         return out
+
+
+def _numpy_view(tensor: Any) -> Any:
+    """A float32/float64 CPU tensor's memory as a NumPy array (None for other tensors)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
+        return None
+    if tensor.dtype not in (torch.float32, torch.float64) or tensor.is_conj() or tensor.is_neg():
+        return None
+    return tensor.detach().numpy()
 
 
 ADAPTER = TorchAdapter()

@@ -148,3 +148,32 @@ def test_fused_draws_follow_their_law(
     values = _draw("fused", monkeypatch, scheme, (512, 512), **params).astype(np.float64)
     assert abs(values.std() / sigma - 1) < 0.01
     assert abs(values.mean()) < 4 * sigma / 512
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_realize_into_writes_realize_blocks_values_in_place(
+    monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """Rows 17..27 of a (40, 24) parameter written into its own memory equal realize_block's, bit for bit."""
+    from winit.backends._portable import realize_block, realize_into
+
+    monkeypatch.delenv("WINIT_PORTABLE_KERNEL", raising=False)
+    adapter = winit.backend(backend)
+    kwargs: dict[str, Any] = {"seed": 5, "stream": 9, "block": ((0, 10), (0, 24))}
+    piece: dict[str, Any] = {"parent_shape": (40, 24), "row_start": 17, "axis": 0}
+    for scheme, params in NORMAL + UNIFORM:
+        plan = winit.plan(scheme, (10, 24), layout="torch", **params)
+        for dtype in ("float32", "float64"):
+            expected = to_numpy(realize_block(adapter, plan, device=None, dtype=dtype, **kwargs, **piece))
+            whole = adapter.xp.zeros((40, 24), dtype=adapter.native_dtype(dtype))
+            assert realize_into(adapter, plan, whole[17:27], dtype=dtype, **kwargs, **piece)
+            assert np.array_equal(to_numpy(whole)[17:27], expected), (scheme, dtype)
+            assert not np.any(to_numpy(whole)[:17]) and not np.any(to_numpy(whole)[27:])
+    plan = winit.plan("he_normal", (10, 24), layout="torch")
+    half = adapter.xp.zeros((10, 24), dtype=adapter.native_dtype("float16"))
+    assert not realize_into(adapter, plan, half, dtype="float16", **kwargs)
+    strided = adapter.xp.zeros((24, 10), dtype=adapter.native_dtype("float32")).T
+    assert not realize_into(adapter, plan, strided, dtype="float32", **kwargs)
+    assert not np.any(to_numpy(strided))
+    monkeypatch.setenv("WINIT_PORTABLE_KERNEL", "eager")
+    assert not realize_into(adapter, plan, adapter.xp.zeros((10, 24)), dtype="float32", **kwargs)

@@ -123,6 +123,8 @@ class FusedEngine:
     eager: EagerEngine
     wrap: Callable[[np.ndarray], Any]
     threads: int
+    #: a framework array as a writable C-contiguous NumPy view of its memory, or None where it has none
+    unwrap: Callable[[Any], np.ndarray | None] = lambda array: None
 
     @property
     def kit(self) -> WordArithmetic:
@@ -138,15 +140,31 @@ class FusedEngine:
             return self.eager.values(shape, block, key, stream, recipe, numbers_, work, work_dtype)
         return self.wrap(self.array(shape, block, key, stream, recipe, numbers_, work))
 
+    def values_into(
+        self, out: Any, shape: tuple[int, ...], block: Block, key: Any, stream: int, recipe: Recipe,
+        numbers_: Sequence[float], work: str,
+    ) -> bool:  # fmt: skip
+        """Write the block's values into ``out`` (block-shaped, of ``work``) in place; False where it cannot
+        (a tail recipe, or ``out`` not a contiguous CPU array of that dtype): then nothing is written."""
+        view = self.unwrap(out)
+        block_shape = tuple(b - a for a, b in block)
+        if recipe.tail or view is None or view.dtype != np.dtype(work) or view.shape != block_shape:
+            return False
+        if not (view.flags.c_contiguous and view.flags.writeable):
+            return False
+        self.array(shape, block, key, stream, recipe, numbers_, work, out=view)
+        return True
+
     def array(
         self, shape: tuple[int, ...], block: Block, key: Sequence[int], stream: int, recipe: Recipe,
-        numbers_: Sequence[float], work: str,
+        numbers_: Sequence[float], work: str, out: np.ndarray | None = None,
     ) -> np.ndarray:  # fmt: skip
-        """The block's values as a new C-contiguous NumPy array of ``work``."""
+        """The block's values as a C-contiguous NumPy array of ``work`` (new, or ``out``)."""
         block_shape = tuple(b - a for a, b in block)
         if len(shape) == 0:
-            return self.array((1,), ((0, 1),), key, stream, recipe, numbers_, work).reshape(())
-        out = np.empty(block_shape, dtype=work)
+            whole = None if out is None else out.reshape(1)
+            return self.array((1,), ((0, 1),), key, stream, recipe, numbers_, work, whole).reshape(())
+        out = np.empty(block_shape, dtype=work) if out is None else out
         if out.size == 0:
             return out
         layout = Runs.of(np, _NP_KIT, shape, block, recipe)
@@ -169,15 +187,20 @@ class FusedEngine:
 
 
 def fused_or_eager(
-    eager: EagerEngine, wrap: Callable[[np.ndarray], Any], threads: int | None = None
+    eager: EagerEngine,
+    wrap: Callable[[np.ndarray], Any],
+    threads: int | None = None,
+    unwrap: Callable[[Any], np.ndarray | None] | None = None,
 ) -> FusedEngine | EagerEngine:
     """A :class:`FusedEngine` over ``eager`` when :func:`portable_kernel` is "fused", else ``eager`` itself.
 
     ``threads``: the default thread count (None: numba's); ``WINIT_NUM_THREADS`` overrides it.
+    ``unwrap``: see :attr:`FusedEngine.unwrap` (None: no in-place writes).
     """
     if portable_kernel() != "fused":
         return eager
     kernels = _kernels()
     assert kernels is not None
     limit = int(kernels.numba.config.NUMBA_NUM_THREADS)
-    return FusedEngine(eager, wrap, min(limit, portable_threads(limit if threads is None else threads)))
+    count = min(limit, portable_threads(limit if threads is None else threads))
+    return FusedEngine(eager, wrap, count) if unwrap is None else FusedEngine(eager, wrap, count, unwrap)
