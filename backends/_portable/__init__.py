@@ -26,24 +26,23 @@ backend's (``ORTHOGONAL_ATOL``).
 Speed (:mod:`.fused`, :mod:`.engine`, :mod:`.kernels`). With numba installed (the ``fast`` extra),
 NumPy and torch on CPU run the fused kernel (:mod:`.fused_kernels`): one compiled loop over tasks of
 a run's counters (``prange``, numba's threads), each element's Philox words and value computed in
-registers and small L1 batches and written straight into the output (about 3 ns an element for a
-uniform, 8 for a normal, per core here, against 27 for the eager engine); uniform draws are the
-eager engine's bits, normals agree with it within ``NORMAL_ULPS`` (libm's ``log`` instead of
-NumPy's or torch's), and a block equals the same block of the whole within the kernel. It compiles
-once per float type (about 10 s) and numba caches the machine code for later processes (about 1 s
-to load); ``WINIT_PORTABLE_KERNEL=eager`` forces the eager engine, and the one-sided tail recipe
-(AS241) always takes it. Without numba, NumPy and torch walk the block's contiguous runs eagerly:
-one Philox call gives four float32 elements, run in cache-sized chunks
-through ``out=`` into preallocated buffers (:class:`PhiloxBuffers`: five array passes a round over
-(2, n) word pairs; then :class:`InPlaceValues`). The chunks are independent, so on CPU they are
+registers and small L1 batches and written straight into the output (per core here about 3.5 ns an
+element for a uniform, 8–12 for a normal, against ~27 eagerly; a whole model takes 1.2× its native
+init); uniform draws are the eager engine's bits, normals agree with it within ``NORMAL_ULPS``
+(libm's ``log`` instead of NumPy's or torch's), and a block equals the same block of the whole
+within the kernel. It compiles once per float type (about 10 s) and numba caches the machine code
+for later processes (about 1 s to load); ``WINIT_PORTABLE_KERNEL=eager`` forces the eager engine,
+and the one-sided tail recipe (AS241) always takes it. Without numba, NumPy and torch walk the
+block's contiguous runs eagerly: one Philox call gives four float32 elements, run in cache-sized
+chunks through ``out=`` into preallocated buffers (:class:`PhiloxBuffers`: five array passes a round
+over (2, n) word pairs; then :class:`InPlaceValues`). The chunks are independent, so on CPU they are
 spread over worker threads (both release the GIL inside each call): torch as many as
 ``torch.get_num_threads()``, each running its ops on its own thread, NumPy one unless
-``WINIT_NUM_THREADS`` asks for more (its calls are short, so its workers mostly hand the GIL to
-each other); ``WINIT_NUM_THREADS`` sets both, and the fused kernel's threads. The values never
-depend on it. TensorFlow runs draws
-of 2¹⁶ counters or more as XLA-compiled kernels (:func:`compiled_run_values`), smaller ones
-eagerly; torch does too, through torch.compile, with ``WINIT_TORCH_COMPILE=1`` (which then takes
-precedence over the fused kernel). JAX computes each
+``WINIT_NUM_THREADS`` asks for more (its calls are short, so its workers mostly hand the GIL to each
+other); ``WINIT_NUM_THREADS`` sets both, and the fused kernel's threads. The values never depend on
+it. TensorFlow runs draws of 2¹⁶ counters or more as XLA-compiled kernels
+(:func:`compiled_run_values`), smaller ones eagerly; torch does too, through torch.compile, with
+``WINIT_TORCH_COMPILE=1`` (which then takes precedence over the fused kernel). JAX computes each
 element from its own index under ``jax.jit`` (a pure map, so ``out_shardings`` makes each device
 generate only its shard) at the price of one Philox call per element. XLA (JAX, and TensorFlow's
 kernels) contracts the normal's polynomial into FMAs, so those normals differ from NumPy's and
