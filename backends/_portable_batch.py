@@ -25,12 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import numpy as np
 from winit._laws import Normal, TruncatedNormal, Uniform
 from winit._schemes import Plan
 
 from . import _portable
 from ._common import check_fits, clamp_support
 from ._philox import MASK32, InPlaceWords, PhiloxBuffers
+from ._portable.fused import FusedEngine, fill
 from ._tail import check_window_fits
 
 #: a tensor drawn in a batch has fewer Philox counters than this (the compiled-kernel threshold,
@@ -56,11 +58,12 @@ class Draw:
 
 
 def _eager(
-    adapter: Any, device: Any
+    engine: Any,
 ) -> tuple[InPlaceWords, int, contextlib.AbstractContextManager[Any]] | None:
-    """The adapter's eager engine on ``device``: its in-place word kit, counters per chunk and the
-    scope a draw runs in; None where the engine is not an in-place one."""
-    engine = adapter.portable_engine(device)
+    """The adapter's eager engine (a fused one's fallback): its in-place word kit, counters per chunk
+    and the scope a draw runs in; None where the engine is not an in-place one."""
+    if isinstance(engine, FusedEngine):
+        engine = engine.eager
     scope: contextlib.AbstractContextManager[Any] = engine.scope()
     kit = engine.kit
     return (kit, int(engine.chunk), scope) if isinstance(kit, InPlaceWords) else None
@@ -103,7 +106,16 @@ def realize_many(adapter: Any, seed: int, device: Any, draws: list[Draw]) -> Non
         groups.setdefault((plain, work), []).append(draw)
     if not groups:
         return
-    eager = _eager(adapter, device)
+    engine = adapter.portable_engine(device)
+    if isinstance(engine, FusedEngine):  # the fused kernel takes the concatenated rows directly
+        fused = {group: members for group, members in groups.items() if not recipe_of(*group).tail}
+        for (law, work), members in fused.items():
+            _fused_group(adapter, engine, seed, law, work, members)
+        groups = {group: members for group, members in groups.items() if group not in fused}
+        draws = [draw for members in groups.values() for draw in members]
+        if not groups:
+            return
+    eager = _eager(engine)
     if eager is None:
         for draw in draws:
             start = draw.block[0][0]
@@ -119,6 +131,37 @@ def realize_many(adapter: Any, seed: int, device: Any, draws: list[Draw]) -> Non
     with scope:
         for (law, work), members in groups.items():
             _draw_group(adapter, kit, chunk, key, law, work, members)
+
+
+def recipe_of(law: Uniform | Normal | TruncatedNormal, work: str) -> _portable.Recipe:
+    """The recipe of ``law`` in the ``work`` float type."""
+    return _portable.recipe_for(law, work == "float64")[0]
+
+
+def _fused_group(
+    adapter: Any, engine: FusedEngine, seed: int, law: Uniform | Normal | TruncatedNormal, work: str,
+    members: list[Draw],
+) -> None:  # fmt: skip
+    """One law's draws as rows of one fused-kernel call: row i is draw i's run under its own stream."""
+    recipe, numbers_ = _portable.recipe_for(law, work == "float64")
+    lanes = 4 // recipe.words
+    firsts = np.asarray([d.block[0][0] * math.prod(d.shape[1:]) for d in members], dtype=np.int64)
+    run = np.asarray(
+        [(d.block[0][1] - d.block[0][0]) * math.prod(d.shape[1:]) for d in members], dtype=np.int64
+    )
+    start = np.cumsum(run) - run
+    streams = np.asarray([d.stream for d in members], dtype=np.uint64)
+    values = np.empty(int(run.sum()), dtype=work)
+    fill(
+        values, (firsts // lanes).astype(np.uint64), firsts % lanes, run, start,
+        (streams & np.uint64(MASK32), streams >> np.uint64(32)), _portable.key_words(seed), recipe, numbers_,
+        engine.threads,
+    )  # fmt: skip
+    for draw, at, n in zip(members, start.tolist(), run.tolist(), strict=True):
+        piece = engine.wrap(values[at : at + n].reshape(tuple(b - a for a, b in draw.block)))
+        if draw.dtype != work:
+            piece = adapter.xp.astype(piece, adapter.native_dtype(draw.dtype))
+        draw.sink(clamp_support(adapter.xp, piece, law, draw.dtype))
 
 
 def _draw_group(

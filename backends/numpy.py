@@ -10,7 +10,8 @@ from winit._laws import TruncatedNormal
 
 from ._common import Adapter, check_seed, rejection_truncated_normal
 from ._philox import InPlaceWords
-from ._portable.engine import EagerEngine, portable_threads
+from ._portable.engine import EagerEngine, Engine, portable_threads
+from ._portable.fused import fused_or_eager
 
 
 class NumpyAdapter(Adapter):
@@ -56,14 +57,16 @@ class NumpyAdapter(Adapter):
     def on_cpu(self, device: Any) -> bool:
         return True
 
-    def portable_engine(self, device: Any) -> EagerEngine:
-        # uint64 products are exact; 16384 counters a chunk (~1 MB of buffers, in L2) measured
+    def portable_engine(self, device: Any) -> Engine:
+        # The fused kernel (numba) when it imports; else the eager engine: uint64 products are
+        # exact; 16384 counters a chunk (~1 MB of buffers, in L2) measured
         # fastest. One thread unless WINIT_NUM_THREADS asks for more: NumPy releases the GIL inside
         # each call, but a chunk is ~70 short calls, each a GIL handoff between the workers; on a
         # 2-vCPU VM two threads took 73 ms for a 4096² uniform while the second core was free and
         # 118 ms while it was contended, against a steady 101 ms on one.
         kit = InPlaceWords(np, np.uint64, store={"casting": "unsafe"})
-        return EagerEngine(np, kit, True, 1 << 14, threads=portable_threads(1), device=device)
+        eager = EagerEngine(np, kit, True, 1 << 14, threads=portable_threads(1), device=device)
+        return fused_or_eager(eager, _same_array, unwrap=_writable)
 
     def full(self, shape: tuple[int, ...], value: float, dtype: Any, device: Any) -> np.ndarray:
         return np.full(shape, value, dtype=dtype)
@@ -113,3 +116,11 @@ class NumpyAdapter(Adapter):
 
 
 ADAPTER = NumpyAdapter()
+
+
+def _same_array(values: np.ndarray) -> np.ndarray:
+    return values
+
+
+def _writable(values: Any) -> np.ndarray | None:
+    return values if isinstance(values, np.ndarray) else None

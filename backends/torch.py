@@ -34,7 +34,8 @@ from ._common import (
 )
 from ._philox import InPlaceWords, WordArithmetic
 from ._portable.bits import Recipe
-from ._portable.engine import EagerEngine, portable_threads
+from ._portable.engine import EagerEngine, Engine, portable_threads
+from ._portable.fused import fused_or_eager
 from ._portable.kernels import ACCELERATOR_CALL_COUNTERS, CALL_COUNTERS, CompiledKernels, kernel_body
 
 _WIDE = (torch.float32, torch.float64)
@@ -154,7 +155,7 @@ class TorchAdapter(Adapter):
     def on_cpu(self, device: torch.device | None) -> bool:
         return getattr(device, "type", "cpu") == "cpu"
 
-    def portable_engine(self, device: torch.device | None) -> EagerEngine:
+    def portable_engine(self, device: torch.device | None) -> Engine:
         # int64 words: torch has no uint64 shifts, and int64 products wrap with their bits intact.
         # On CPU, chunks of 32768 counters (buffers in cache) run on as many worker threads as
         # torch's intra-op setting allows, each op on its thread alone (see portable_scope); a GPU
@@ -167,10 +168,17 @@ class TorchAdapter(Adapter):
         if torch_compile_enabled():  # compiled kernels run on torch's own threads, outside portable_scope
             calls = CALL_COUNTERS if cpu else ACCELERATOR_CALL_COUNTERS
             compiled = CompiledKernels("torch", torch_kernel, calls, _is_compile_failure)
-        return EagerEngine(
+        eager = EagerEngine(
             self.xp, kit, True, 1 << 15 if cpu else 1 << 22, threads=threads, device=device,
             scope=functools.partial(self.portable_scope, device), worker_scope=on_this_thread, compiled=compiled,
         )  # fmt: skip
+        # On CPU (unless torch.compile was asked for) the fused kernel (numba) when it imports: it
+        # fills a NumPy array that torch.from_numpy shares without a copy.
+        return (
+            eager
+            if not cpu or compiled is not None
+            else fused_or_eager(eager, torch.from_numpy, threads, _numpy_view)
+        )
 
     def portable_scope(self, device: torch.device | None) -> AbstractContextManager[None]:
         """On CPU the draw runs on this thread alone (:func:`on_this_thread`).
@@ -286,6 +294,15 @@ class TorchAdapter(Adapter):
             if result is not out:  # structured laws build a new tensor
                 out.copy_(result)
         return out
+
+
+def _numpy_view(tensor: Any) -> Any:
+    """A float32/float64 CPU tensor's memory as a NumPy array (None for other tensors)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
+        return None
+    if tensor.dtype not in (torch.float32, torch.float64) or tensor.is_conj() or tensor.is_neg():
+        return None
+    return tensor.detach().numpy()
 
 
 ADAPTER = TorchAdapter()

@@ -445,9 +445,11 @@ def test_bad_compile_setting_names_the_value(monkeypatch: pytest.MonkeyPatch, se
 
 # -- NumPy's and torch's in-place chunks on worker threads ---------------------------------------------
 def _small_chunks(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
-    """Chunks of 64 counters and ``threads`` workers, so small tensors are spread over several threads."""
+    """Chunks of 64 counters and ``threads`` workers, so small tensors are spread over several threads
+    (the eager engine's: the fused kernel has no chunks, tests/test_portable_fused.py)."""
     import dataclasses
 
+    monkeypatch.setenv("WINIT_PORTABLE_KERNEL", "eager")
     for backend in ("numpy", "torch"):
         try:
             adapter = type(winit.backend(backend))
@@ -482,6 +484,7 @@ def test_worker_threads_do_not_change_the_values(
             assert np.array_equal(draws[0], draws[1]), (scheme, dtype)
             monkeypatch.undo()
             # and the default chunking (one chunk here) agrees with the many small ones
+            monkeypatch.setenv("WINIT_PORTABLE_KERNEL", "eager")
             assert np.array_equal(
                 draws[0], _draw(backend, scheme, (96, 67), dtype=dtype, shard=block, **params)
             )
@@ -498,6 +501,7 @@ def test_runs_longer_than_a_chunk_split_across_threads(monkeypatch: pytest.Monke
 def test_torch_worker_threads_restore_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """A threaded torch draw leaves torch's intra-op thread count as it found it, and keeps the values."""
     torch = pytest.importorskip("torch")
+    monkeypatch.setenv("WINIT_PORTABLE_KERNEL", "eager")
     reference = _draw("torch", "he_normal", (96, 67))
     before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -16,6 +16,7 @@ from .._common import Adapter, check_fits, clamp_support, dirac, dtype_name, ide
 from .._tail import check_window_fits
 from .args import Block, key_words, normalize_shard, portable_seed, stream_id
 from .bits import recipe_for
+from .fused import FusedEngine
 
 
 def draw_values(
@@ -148,6 +149,54 @@ def realize_block(
     )
     values = draw_values(adapter, law, parent, parent_block, key, stream, dtype, device)
     return clamp_support(adapter.xp, values, law, dtype)  # rounding to the dtype stays inside the support
+
+
+def realize_into(
+    adapter: Adapter,
+    plan: Plan,
+    out: Any,
+    *,
+    seed: int,
+    stream: int,
+    dtype: str,
+    block: Block,
+    parent_shape: tuple[int, ...] | None = None,
+    row_start: int = 0,
+    axis: int = 0,
+) -> bool:
+    """:func:`realize_block`'s values written straight into ``out`` (block-shaped, of ``dtype``), if the
+    adapter's engine can (the fused kernel, a plain law drawn in ``dtype`` itself, ``out`` contiguous
+    on the CPU); False, with nothing written, where it cannot: then call :func:`realize_block` and copy.
+
+    Saves the copy (and the fresh pages) of a model-sized draw; the values are :func:`realize_block`'s.
+    """
+    law, shape = plan.law, plan.shape
+    if dtype not in ("float32", "float64") or not isinstance(law, (Uniform, Normal, TruncatedNormal)):
+        return False
+    if (isinstance(law, Uniform) and law.low == law.high) or (
+        not isinstance(law, Uniform) and law.sigma == 0
+    ):
+        return False
+    parent = shape if parent_shape is None else parent_shape
+    if parent != shape and (
+        len(parent) != len(shape) or row_start + shape[axis] > parent[axis]
+        or any(parent[i] != shape[i] for i in range(len(shape)) if i != axis)
+    ):  # fmt: skip
+        return False  # realize_block names the misfit
+    engine = adapter.portable_engine(adapter.device(None))
+    if not isinstance(engine, FusedEngine):
+        return False
+    check_fits(law, dtype)
+    if isinstance(law, TruncatedNormal):
+        check_window_fits(law.mean, law.sigma, law.lower, law.upper, dtype)
+    recipe, numbers_ = recipe_for(law, dtype == "float64")
+    parent_block = tuple(
+        (row_start + a, row_start + b) if i == axis else (a, b) for i, (a, b) in enumerate(block)
+    )
+    if not engine.values_into(out, parent, parent_block, key_words(seed), stream, recipe, numbers_, dtype):
+        return False
+    clamp_support(adapter.xp, out, law, dtype)
+    return True
 
 
 def realize_portable(
