@@ -19,7 +19,7 @@ from torch import Tensor
 from winit._roles import name_seed
 from winit._schemes import Plan
 from winit.backends._common import check_fits, dtype_name, sample
-from winit.backends._portable import realize_block, stream_id
+from winit.backends._portable import realize_block, realize_into, stream_id
 from winit.backends._portable.engine import portable_threads
 from winit.backends._portable_batch import Draw, batchable
 from winit.backends.torch import ADAPTER
@@ -197,6 +197,12 @@ def write_portable(piece: Piece, plan: Plan, seed: int, param: Tensor, local_blo
         )  # fmt: skip
         values = values.t() if flipped else values
     else:
+        target = local.narrow(axis, span[0] - block[axis][0], span[1] - span[0]) if shape else local
+        if realize_into(
+            ADAPTER, plan, target, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
+            block=piece_block, parent_shape=shape, row_start=start, axis=axis,
+        ):  # fmt: skip
+            return  # the fused kernel wrote the values into the parameter itself
         values = realize_block(
             ADAPTER, plan, seed=seed, stream=stream_id(piece.name), dtype=dtype_name(local.dtype),
             device=local.device, block=piece_block, parent_shape=shape, row_start=start, axis=axis,
