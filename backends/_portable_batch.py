@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+
 from winit._laws import Normal, TruncatedNormal, Uniform
 from winit._schemes import Plan
 
