@@ -96,8 +96,11 @@ from the library's own init (`torch.manual_seed(s)`, then construction) and afte
 (`BertForMaskedLM`, BertConfig defaults) and a ResNet-50-sized HF ResNet (bottleneck [3, 4, 6, 3],
 widths 256–2048). `init_` on a built model against a hand loop of `torch.nn.init` calls over the same
 parameters with the laws init_ reports (normal_/uniform_/trunc_normal_ with its std, zeros_, ones_,
-orthogonal_); then build + init_ against build on the meta device + `init_(device="cpu")`. 5
-interleaved rounds after a warm-up; ratios are medians of the paired ratios.
+orthogonal_); `init_` draws different parameters on torch's CPU threads at once (each has its own
+generator), so the same with `WINIT_NUM_THREADS=1` is shown too (one after another, as the hand
+loop); `rng="portable"` against the default `init_` (target ≤ 2); then build + init_ against build on
+the meta device + `init_(device="cpu")`. 5 interleaved rounds after a warm-up; ratios are medians of
+the paired ratios.
 
 **Import cost.** `import winit` in fresh interpreters (median of 5), split into NumPy's share and
 winit's own, with the list of non-stdlib modules it loads (no framework may be among them).
