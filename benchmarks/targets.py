@@ -58,6 +58,13 @@ REASONS: Final[dict[str, str]] = {
         "variance, a key stream: the eager 16² overhead row), so tiny eager calls pay a fixed cost; beyond "
         "that a miss is load from other processes"
     ),
+    "portable/torch/*-compile": (
+        "torch.compile's CPU kernel (WINIT_TORCH_COMPILE=1, an opt-in that takes precedence over the fused "
+        "kernel) measured 165-225 ms for a 4096² uniform on one thread in this session, with numba "
+        "importable or blocked alike (checked: numba does not slow it); the 0.83× of an earlier session "
+        "did not reproduce and the cause was not found. On CPU the fused kernel, the default with the "
+        "fast extra, supersedes it (the 1- and 2-thread torch rows)"
+    ),
     "portable/*/1t": (
         "one thread is the floor of eager Philox-4x32-10: in-place rounds in cache-sized chunks "
         "(backends/_philox.py PhiloxBuffers) still make 10 rounds × 5 passes over 64-bit words, where the "
@@ -104,6 +111,11 @@ REASONS: Final[dict[str, str]] = {
         "(alloc + init_), so it reaches 1.8 only while torch's reset_parameters costs ≥ 0.8× of init_ "
         "(kaiming_uniform_ over 163 M values incl. the lm_head that is then tied, vs init_'s he_normal "
         "over 124 M); load that slows allocation (page faults) pulls the ratio down"
+    ),
+    "training/resnet": (
+        "a tie within the seeds' spread, not a worse init: both reach a held-out loss of 0.06 on this task "
+        "(library 0.0621 and 0.0629 for seeds 0 and 1, winit 0.0688 and 0.0571: worse on one seed, better "
+        "on the other); the means differ by 0.8% where the two seeds of one init differ by 19%"
     ),
     "models/flax/winit-vs-init": (
         "noise: both sides run the same jitted computation (their parameter trees are bit-identical, "
