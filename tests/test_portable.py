@@ -531,7 +531,7 @@ def test_threaded_draw_works_in_a_forked_child(monkeypatch: pytest.MonkeyPatch) 
     expected = _draw("numpy", "he_uniform", (96, 67))
     # make sure this process's pool runs both its threads (it starts them lazily), then leave them idle
     barrier = threading.Barrier(3)
-    pool = engine._pool(2)
+    pool = engine.worker_pool(2)
     waits = [pool.submit(barrier.wait, 10) for _ in range(2)]
     barrier.wait(10)
     for wait in waits:

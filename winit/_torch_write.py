@@ -7,10 +7,7 @@ process holds, DTensor-aware) is passed in so that it stays one function of that
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol
 
 import torch
@@ -20,7 +17,7 @@ from winit._roles import name_seed
 from winit._schemes import Plan
 from winit.backends._common import check_fits, dtype_name, sample
 from winit.backends._portable import realize_block, realize_into, stream_id
-from winit.backends._portable.engine import portable_threads
+from winit.backends._portable.engine import portable_threads, worker_pool
 from winit.backends._portable_batch import Draw, batchable
 from winit.backends.torch import ADAPTER
 
@@ -88,8 +85,6 @@ def copy_block(target: Tensor, dense: Tensor) -> None:
 
 #: the elements a parameter-parallel native write must draw in all before a second thread pays for itself
 _PARALLEL_MIN: Final = 1 << 20
-_pool_lock = threading.Lock()
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 #: a native write: (its elements, a function drawing it with the caller's buffers for column blocks)
 DenseBlocks = dict[tuple[tuple[int, ...], torch.dtype, torch.device], Tensor]
@@ -136,21 +131,12 @@ def run_jobs(jobs: Sequence[Job]) -> None:
             for job in part:
                 job(own)
 
-    futures = [_pool(threads - 1).submit(work, part) for part in parts[1:]]
+    futures = [worker_pool(threads - 1).submit(work, part) for part in parts[1:]]
     try:
         work(parts[0])
     finally:
         for future in futures:
             future.result()
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A pool of ``threads`` workers kept for later calls; keyed by process (a fork has no threads)."""
-    key = (os.getpid(), threads)
-    with _pool_lock:
-        if key not in _pools:
-            _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="winit-init")
-        return _pools[key]
 
 
 def small_draw(piece: Piece, plan: Plan, param: Tensor, local_block: LocalBlock) -> Draw | None:

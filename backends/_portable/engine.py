@@ -185,8 +185,9 @@ def run_values(
     return xp.reshape(out, block_shape)
 
 
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A pool of ``threads`` workers, kept for later draws (starting threads costs ~100 µs each).
+def worker_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` workers, kept for later draws (starting threads costs ~100 µs each); shared
+    by the eager engine's chunks and ``winit.torch.init_``'s parameters, which never nest.
 
     Keyed by process id too: a forked child (a DataLoader worker, say) inherits the parent's pool
     object but not its threads, and work submitted there would never run.
@@ -194,7 +195,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     key = (os.getpid(), threads)
     with _pool_lock:
         if key not in _pools:
-            _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="winit-portable")
+            _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="winit-worker")
         return _pools[key]
 
 
@@ -252,6 +253,6 @@ def _in_place_values(
         return values
     bounds = [len(tasks) * i // threads for i in range(threads + 1)]
     parts = [tasks[bounds[i] : bounds[i + 1]] for i in range(threads)]
-    for future in [_pool(threads).submit(engine.in_worker(work), part) for part in parts]:
+    for future in [worker_pool(threads).submit(engine.in_worker(work), part) for part in parts]:
         future.result()
     return values
