@@ -179,17 +179,17 @@ def init_(
     at its effective shape and assigned through ``right_inverse`` (weight_norm: ``g = ‖W‖`` per row,
     so the effective weight is the draw; spectral_norm: the original is the draw, ``_u``/``_v``
     redrawn and iterated). BatchNorm running statistics of the norms written are reset.
-    ``seed``: each parameter draws from its own generator seeded from (seed, qualified name), so
-    layers elsewhere do not change it (on CPU, different parameters are drawn on torch's threads at
-    once, ``WINIT_NUM_THREADS`` at most; the values are the serial loop's); ``generator``: one stream
-    in module order; neither: torch's global RNG. Meta tensors (a model built under ``torch.device("meta")`` or
-    :func:`winit.torch.deferred_init`) are allocated on ``device`` one by one, real ones are left as
-    they are (moved to ``device``); a meta buffer or kept parameter is recomputed (norm statistics;
-    a transformers model's own ``_init_weights``) or refused by name before anything is written.
-    No ``reset_parameters`` runs. ``rng="native"`` samples with torch's own generators;
-    ``rng="portable"`` with winit's Philox-4x32-10, keyed by ``seed`` with the qualified name as
-    stream: the same values as ``winit.init(..., rng="portable", stream=name)`` on any backend, and
-    a parameter sharded as a DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just
+    ``seed``: each parameter draws from its own generator seeded from (seed, qualified name), so layers
+    elsewhere do not change it (on CPU, different parameters are drawn on torch's threads at once,
+    ``WINIT_NUM_THREADS`` at most; the values are the serial loop's); ``generator``: one stream in
+    module order; neither: torch's global RNG. Meta tensors (a model built under
+    ``torch.device("meta")`` or :func:`winit.torch.deferred_init`) are allocated on ``device`` one by
+    one, real ones are left as they are (moved to ``device``); a meta buffer or kept parameter is
+    recomputed (norm statistics; a transformers model's own ``_init_weights``) or refused by name before
+    anything is written. No ``reset_parameters`` runs. ``rng="native"`` samples with torch's own
+    generators; ``rng="portable"`` with winit's Philox-4x32-10, keyed by ``seed`` with the qualified
+    name as stream: the same values as ``winit.init(..., rng="portable", stream=name)`` on any backend,
+    and a parameter sharded as a DTensor (FSDP2 ``fully_shard``, tensor parallel) gets on each rank just
     its block of those values.
 
     ``recipe`` (a name from ``winit.recipes()`` or a :class:`winit.Recipe`) replaces the role defaults:
@@ -383,12 +383,8 @@ def _init_bare(
                 like = owner.original()
                 staging = torch.empty(owner.shape, dtype=like.dtype, device=like.device)
             records += [piece.record(owner.name, layer, owner.shape) for piece in pieces]
-            drawn_pieces = [
-                piece for piece in pieces if piece.plan is not None
-            ]  # the others kept as constructed
-            if not drawn_pieces:
-                pass
-            elif rng == "portable" and root_seed is not None:
+            drawn_pieces = [piece for piece in pieces if piece.plan is not None]  # kept rows write nothing
+            if drawn_pieces and rng == "portable" and root_seed is not None:
                 param = cast(Tensor, owner.module._parameters[owner.attr] if staging is None else staging)
                 for piece in drawn_pieces:
                     draw = (
@@ -400,7 +396,7 @@ def _init_bare(
                         batch.setdefault(param.device, []).append(draw)
                     else:
                         write_portable(piece, piece.plan, root_seed, param, _local_block)  # type: ignore[arg-type]
-            else:
+            elif drawn_pieces:
                 where = cast(Tensor, owner.module._parameters[owner.attr] if staging is None else staging)
                 stream = generator if root_seed is None else stream_for(root_seed, owner.name, where.device)
                 if root_seed is not None and staging is None and _parallel_safe(where):
