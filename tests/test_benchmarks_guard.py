@@ -265,6 +265,8 @@ def test_every_recorded_reason_matches_a_target_id() -> None:
         "portable/torch/normal/4096",
         "portable/torch/normal/4096/1t",
         "portable/numpy/uniform/4096/2t",
+        "portable/torch/normal/4096/1t-compile",
+        "training/resnet",
         "gpu/torch/uniform",
         "gpu/jax/normal",
     ]
@@ -273,6 +275,7 @@ def test_every_recorded_reason_matches_a_target_id() -> None:
     # the first matching pattern wins, so a specific reason must come before its backend's general one
     assert "out of place" in judge.reason_for("speed/torch/orthogonal/1024/in place")
     assert "out of place" not in judge.reason_for("speed/torch/normal/1024/in place")
+    assert "torch.compile" in judge.reason_for("portable/torch/uniform/4096/2t-compile")
 
 
 def test_a_framework_that_is_not_installed_skips_its_sections(monkeypatch: pytest.MonkeyPatch) -> None:
